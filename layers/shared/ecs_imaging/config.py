@@ -1,0 +1,181 @@
+"""Every environment variable the package reads, read when first needed.
+
+Locally the `OS_*` variables that openstacksdk users already have are honoured; an
+`ECS_IMAGING_*` variable wins over its `OS_*` counterpart.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .errors import ConfigurationError
+
+CLOUD = "ECS_IMAGING_CLOUD"
+REGION = "ECS_IMAGING_REGION"
+PROJECT_ID = "ECS_IMAGING_PROJECT_ID"
+PROJECT_NAME = "ECS_IMAGING_PROJECT_NAME"
+IAM_ENDPOINT = "ECS_IMAGING_IAM_ENDPOINT"
+ECS_ENDPOINT = "ECS_IMAGING_ECS_ENDPOINT"
+IMS_ENDPOINT = "ECS_IMAGING_IMS_ENDPOINT"
+CREDENTIALS_SECRET_ARN = "ECS_IMAGING_CREDENTIALS_SECRET_ARN"  # noqa: S105 - a name
+DEADLINE_MINUTES = "ECS_IMAGING_DEADLINE_MINUTES"
+MIN_WAIT_SECONDS = "ECS_IMAGING_MIN_WAIT_SECONDS"
+MAX_WAIT_SECONDS = "ECS_IMAGING_MAX_WAIT_SECONDS"
+HTTP_TIMEOUT_SECONDS = "ECS_IMAGING_HTTP_TIMEOUT_SECONDS"
+OS_AUTH_URL = "OS_AUTH_URL"
+OS_REGION_NAME = "OS_REGION_NAME"
+OS_PROJECT_ID = "OS_PROJECT_ID"
+OS_PROJECT_NAME = "OS_PROJECT_NAME"
+OS_USERNAME = "OS_USERNAME"
+OS_PASSWORD = "OS_PASSWORD"  # noqa: S105 - the variable's name, not a password
+OS_USER_DOMAIN_NAME = "OS_USER_DOMAIN_NAME"
+OS_DOMAIN_NAME = "OS_DOMAIN_NAME"
+EXTENSION_HTTP_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
+AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"  # noqa: S105 - the variable's name
+
+_REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
+_PROJECT_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Cloud(StrEnum):
+    """The two clouds whose IMS and ECS APIs the package speaks."""
+
+    OTC = "otc"
+    HUAWEI = "huawei"
+
+    def endpoint(self, service: str, region: str) -> str:
+        """The public endpoint of a service in a region."""
+        domain = "otc.t-systems.com" if self is Cloud.OTC else "myhuaweicloud.com"
+        return f"https://{service}.{region}.{domain}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the cloud is and how the pipeline paces itself."""
+
+    cloud: Cloud
+    region: str
+    project_name: str
+    project_id: str | None
+    iam_endpoint: str
+    ecs_endpoint: str
+    ims_endpoint: str
+    credentials_secret_arn: str | None
+    deadline_minutes: int = 60
+    min_wait_seconds: int = 10
+    max_wait_seconds: int = 120
+    http_timeout_seconds: float = 15.0
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment once."""
+    return load_settings(os.environ)
+
+
+def reset_settings() -> None:
+    """Forget the settings read so far (tests and the local engine change them)."""
+    get_settings.cache_clear()
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Build and check the settings from a mapping of environment variables."""
+    cloud = _read_cloud(environ)
+    region = _first(environ, REGION, OS_REGION_NAME)
+    if not region:
+        raise ConfigurationError(f"Set {REGION} (or {OS_REGION_NAME}), e.g. 'eu-de'.")
+    if not _REGION_PATTERN.match(region):
+        raise ConfigurationError(f"{REGION} is not a region name: {region!r}.")
+
+    project_name = _first(environ, PROJECT_NAME, OS_PROJECT_NAME) or region
+    if not (project_name == region or project_name.startswith(f"{region}_")):
+        raise ConfigurationError(
+            f"Project {project_name!r} does not belong to region {region!r}; "
+            f"fix {PROJECT_NAME} or {REGION}."
+        )
+    project_id = _first(environ, PROJECT_ID, OS_PROJECT_ID) or None
+    if project_id is not None and not _PROJECT_ID_PATTERN.match(project_id):
+        raise ConfigurationError(f"{PROJECT_ID} is not a project id: {project_id!r}.")
+
+    return Settings(
+        cloud=cloud,
+        region=region,
+        project_name=project_name,
+        project_id=project_id,
+        iam_endpoint=_endpoint(environ, "iam", cloud, region),
+        ecs_endpoint=_endpoint(environ, "ecs", cloud, region),
+        ims_endpoint=_endpoint(environ, "ims", cloud, region),
+        credentials_secret_arn=environ.get(CREDENTIALS_SECRET_ARN) or None,
+        deadline_minutes=_read_int(environ, DEADLINE_MINUTES, 60, 1, 24 * 60),
+        min_wait_seconds=_read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600),
+        max_wait_seconds=_read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600),
+        http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 15, 1, 120)),
+    )
+
+
+def extension_port(environ: Mapping[str, str] | None = None) -> int:
+    """The local port of the AWS Parameters and Secrets Lambda Extension."""
+    return _read_int(environ or os.environ, EXTENSION_HTTP_PORT, 2773, 1, 65535)
+
+
+def read(name: str) -> str | None:
+    """One raw environment variable, for the few modules that need just one."""
+    return os.environ.get(name) or None
+
+
+def _read_cloud(environ: Mapping[str, str]) -> Cloud:
+    value = environ.get(CLOUD, Cloud.OTC.value).strip().lower()
+    try:
+        return Cloud(value)
+    except ValueError:
+        choices = ", ".join(repr(c.value) for c in Cloud)
+        raise ConfigurationError(f"{CLOUD} must be one of {choices}, not {value!r}.") from None
+
+
+def _endpoint(environ: Mapping[str, str], service: str, cloud: Cloud, region: str) -> str:
+    names = {"iam": (IAM_ENDPOINT, OS_AUTH_URL), "ecs": (ECS_ENDPOINT,), "ims": (IMS_ENDPOINT,)}
+    value = _first(environ, *names[service])
+    if not value:
+        return cloud.endpoint(service, region)
+    if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise ConfigurationError(
+            f"{names[service][0]} must be an https:// URL (plain http only on this "
+            f"machine), not {value!r}."
+        )
+
+    # OS_AUTH_URL usually ends in /v3; the token path adds it again.
+    return value.rstrip("/").removesuffix("/v3")
+
+
+def _read_int(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    low: int,
+    high: int,
+) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be between {low} and {high}, not {value!r}.")
+
+    return value
+
+
+def _first(environ: Mapping[str, str], *names: str) -> str:
+    for name in names:
+        value = environ.get(name, "").strip()
+        if value:
+            return value
+
+    return ""

@@ -1,0 +1,53 @@
+"""Typed calls to the ECS operations the pipeline uses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from .models import Job, Server
+from .session import CloudSession
+
+logger = logging.getLogger(__name__)
+
+
+def show_server(session: CloudSession, server_id: str) -> Server:
+    """The server's current state."""
+    response = session.request("ecs", "GET", f"/v1/{session.project_id}/cloudservers/{server_id}")
+
+    return Server.model_validate(response.json()["server"])
+
+
+def stop_server(session: CloudSession, server_id: str, *, hard: bool = False) -> str:
+    """Ask ECS to stop the server; returns the server job id."""
+    body = {"os-stop": {"type": "HARD" if hard else "SOFT", "servers": [{"id": server_id}]}}
+
+    return _server_action(session, body)
+
+
+def start_server(session: CloudSession, server_id: str) -> str:
+    """Ask ECS to start the server; returns the server job id."""
+    return _server_action(session, {"os-start": {"servers": [{"id": server_id}]}})
+
+
+def show_job(session: CloudSession, job_id: str) -> Job:
+    """A server job (stop, start) as ECS reports it."""
+    response = session.request("ecs", "GET", f"/v1/{session.project_id}/jobs/{job_id}")
+
+    return Job.model_validate(response.json())
+
+
+def _server_action(session: CloudSession, body: Mapping[str, object]) -> str:
+    # Stopping a stopped server or starting a running one does no harm, so a
+    # repeated action is safe to retry.
+    response = session.request(
+        "ecs",
+        "POST",
+        f"/v1/{session.project_id}/cloudservers/action",
+        json=body,
+        idempotent=True,
+    )
+    job_id = str(response.json()["job_id"])
+    logger.debug("Server action accepted", extra={"server_job_id": job_id})
+
+    return job_id

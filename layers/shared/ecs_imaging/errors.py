@@ -1,0 +1,171 @@
+"""One exception tree for the whole package.
+
+The class names are part of the state machine's contract: Retry and Catch clauses
+match them by name, so rename none of them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class EcsImagingError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InvalidInput(EcsImagingError):
+    """The pipeline input, an event or a setting breaks its contract."""
+
+
+class ConfigurationError(EcsImagingError):
+    """A setting is missing or inconsistent; the message names the one to fix."""
+
+
+class CloudError(EcsImagingError):
+    """The cloud answered a request with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
+        self.request_id = request_id
+
+    def to_cause(self) -> dict[str, Any]:
+        """The fields a run records about this error (no secrets, by construction)."""
+        return {
+            "message": str(self),
+            "status_code": self.status_code,
+            "error_code": self.error_code,
+            "request_id": self.request_id,
+        }
+
+
+class CloudAuthError(CloudError):
+    """IAM refused the credentials, or a service refused the token."""
+
+
+class CloudThrottled(CloudError):
+    """The cloud rate-limited the request; nothing was done, try again later."""
+
+
+class CloudTransientError(CloudError):
+    """A 5xx, a timeout or a dropped connection; the outcome may be unknown."""
+
+
+class CloudRequestNotSent(CloudTransientError):
+    """The connection failed before the request reached the cloud."""
+
+
+class ResourceNotFound(CloudError):
+    """The server, image or job does not exist."""
+
+
+class ServerNotStopped(CloudError):
+    """IMS refuses to image a server that is not stopped (IMG.0008)."""
+
+
+class ServerBusy(CloudError):
+    """The server has a task in progress (IMG.0010, Ecs.0100)."""
+
+
+class QuotaExceeded(CloudError):
+    """The private image quota is used up (IMG.0015)."""
+
+
+class InvalidRequest(CloudError):
+    """The cloud rejected the request as malformed (other 4xx answers)."""
+
+
+class ServerJobFailed(EcsImagingError):
+    """An ECS job that stops or starts the server ended in FAIL."""
+
+
+class ServerStateInvalid(EcsImagingError):
+    """The server is in a state that cannot be imaged (ERROR, shelved, deleted)."""
+
+
+# IMS and ECS codes that mean something more precise than their HTTP status.
+_CODE_CLASSES: dict[str, type[CloudError]] = {
+    "APIGW.0301": CloudAuthError,
+    "APIGW.0308": CloudThrottled,
+    "IMG.0060": CloudThrottled,
+    "Common.1503": CloudThrottled,
+    "IMG.0005": ResourceNotFound,
+    "IMG.0027": ResourceNotFound,
+    "Ecs.0114": ResourceNotFound,
+    "Ecs.0614": ResourceNotFound,
+    "IMG.0008": ServerNotStopped,
+    "IMG.0010": ServerBusy,
+    "Ecs.0100": ServerBusy,
+    "IMG.0015": QuotaExceeded,
+}
+
+
+def error_from_response(status_code: int, body: bytes, request_id: str | None) -> CloudError:
+    """Translate a cloud error answer into the exception tree; the one place that does."""
+    code, message = _parse_error_body(body)
+    error_class = _CODE_CLASSES.get(code or "") or _class_for_status(status_code)
+
+    return error_class(
+        f"{message} (HTTP {status_code}, code {code!r})",
+        status_code=status_code,
+        error_code=code,
+        request_id=request_id,
+    )
+
+
+def _class_for_status(status_code: int) -> type[CloudError]:
+    if status_code == 401:
+        return CloudAuthError
+    if status_code == 429:
+        return CloudThrottled
+    if status_code == 404:
+        return ResourceNotFound
+    if status_code >= 500:
+        return CloudTransientError
+    return InvalidRequest
+
+
+def _parse_error_body(body: bytes) -> tuple[str | None, str]:
+    """Find the code and message in any of the cloud's error body shapes."""
+    text = body.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None, text[:200] or "no error body"
+
+    found = _find_code_and_message(document)
+    if found is None:
+        return None, text[:200]
+
+    return found
+
+
+def _find_code_and_message(document: Any) -> tuple[str | None, str] | None:
+    # NOTE: the shapes in the order the Huawei SDK tries them; nested objects such
+    # as {"error": {"code", "message"}} are found by the recursion.
+    if not isinstance(document, dict):
+        return None
+    for code_key, message_key in (
+        ("error_code", "error_msg"),
+        ("errorCode", "errorMsg"),
+        ("code", "message"),
+    ):
+        if code_key in document or message_key in document:
+            code = document.get(code_key)
+            message = document.get(message_key) or ""
+            return (str(code) if code is not None else None), str(message)
+    for value in document.values():
+        found = _find_code_and_message(value)
+        if found is not None:
+            return found
+
+    return None

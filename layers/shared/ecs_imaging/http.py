@@ -1,0 +1,136 @@
+"""The one HTTP client: timeouts, retries for safe calls, one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from . import config
+from .errors import (
+    CloudError,
+    CloudRequestNotSent,
+    CloudThrottled,
+    CloudTransientError,
+    error_from_response,
+)
+
+logger = logging.getLogger(__name__)
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+# Retries of requests that are safe to repeat: a GET, or anything that never left.
+MAX_ATTEMPTS = 4
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 8.0
+
+
+def get_client() -> httpx.Client:
+    """The process-wide client, created on first use and kept warm across invocations."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            timeout = config.get_settings().http_timeout_seconds
+            _client = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=5.0),
+                follow_redirects=False,
+                headers={"User-Agent": "ecs-imaging"},
+            )
+
+    return _client
+
+
+def close_client() -> None:
+    """Close the process-wide client (tests and the local engine)."""
+    global _client
+    with _client_lock:
+        if _client is not None:
+            _client.close()
+        _client = None
+
+
+def send(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    json: Any = None,
+    params: Mapping[str, str | int] | None = None,
+    idempotent: bool | None = None,
+) -> httpx.Response:
+    """Send a request and return a 2xx answer, or raise the mapped cloud error.
+
+    GETs (or calls marked `idempotent`) are retried on throttling, 5xx answers and
+    connection errors. Any other call is retried only when it provably never
+    reached the cloud, because a create repeated blindly could make two images.
+    """
+    repeatable = method == "GET" if idempotent is None else idempotent
+    attempt = 1
+    while True:
+        try:
+            return _send_once(method, url, headers=headers, json=json, params=params)
+        except CloudError as exc:
+            retry = repeatable or isinstance(exc, CloudRequestNotSent)
+            retryable = isinstance(exc, CloudThrottled | CloudTransientError)
+            if not (retry and retryable) or attempt >= MAX_ATTEMPTS:
+                raise
+            time.sleep(_backoff_seconds(attempt))
+            attempt += 1
+
+
+def _send_once(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None,
+    json: Any,
+    params: Mapping[str, str | int] | None,
+) -> httpx.Response:
+    started = time.monotonic()
+    request = get_client().build_request(method, url, headers=headers, json=json, params=params)
+    try:
+        response = get_client().send(request)
+    except httpx.ConnectError as exc:
+        _log_request(request, None, started, None)
+        raise CloudRequestNotSent(f"Could not connect to {request.url.host!r}: {exc}") from exc
+    except httpx.TransportError as exc:
+        _log_request(request, None, started, None)
+        raise CloudTransientError(
+            f"{method} {request.url.path} failed in transit: {type(exc).__name__}"
+        ) from exc
+
+    request_id = response.headers.get("X-Request-Id")
+    _log_request(request, response.status_code, started, request_id)
+    if response.is_success:
+        return response
+
+    raise error_from_response(response.status_code, response.content, request_id)
+
+
+def _log_request(
+    request: httpx.Request, status: int | None, started: float, request_id: str | None
+) -> None:
+    # NOTE: the path and status only: headers carry tokens and bodies passwords.
+    logger.info(
+        "cloud request",
+        extra={
+            "http_method": request.method,
+            "http_host": request.url.host,
+            "http_path": request.url.path,
+            "http_status": status,
+            "request_id": request_id,
+            "elapsed_ms": round((time.monotonic() - started) * 1000, 1),
+        },
+    )
+
+
+def _backoff_seconds(attempt: int) -> float:
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+
+    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography

@@ -1,0 +1,296 @@
+"""pydantic models: the pipeline's input contract, its state, and the API bodies used."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from .errors import InvalidInput
+
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+# IMS image name rules (reference 2.10): 1-128 characters of letters, digits, "-",
+# ".", "_" and space, neither starting nor ending with a space.
+IMAGE_NAME_PATTERN = r"^[A-Za-z0-9._-](?:[A-Za-z0-9._ -]{0,126}[A-Za-z0-9._-])?$"
+MAX_TAGS_PER_IMAGE = 10
+TAG_KEY_MAX = 36
+TAG_VALUE_MAX = 43
+# The pipeline's own tags on every image it makes, see `naming.pipeline_tags`.
+RESERVED_TAG_PREFIX = "ecs-imaging-"
+PIPELINE_TAG_COUNT = 2
+USER_TAG_BUDGET = MAX_TAGS_PER_IMAGE - PIPELINE_TAG_COUNT
+
+
+def _check_description(value: str) -> str:
+    bad = sorted({c for c in value if c in "\r<>"})
+    if bad:
+        raise ValueError(f"must not contain {', '.join(map(repr, bad))}")
+
+    return value
+
+
+def _check_tags(tags: dict[str, str]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for raw_key, raw_value in tags.items():
+        # IMS trims leading and trailing spaces of keys and values.
+        key, value = raw_key.strip(), raw_value.strip()
+        if not 1 <= len(key) <= TAG_KEY_MAX:
+            raise ValueError(f"key {raw_key!r} must be 1 to {TAG_KEY_MAX} characters")
+        if len(value) > TAG_VALUE_MAX:
+            raise ValueError(f"value of {key!r} is longer than {TAG_VALUE_MAX} characters")
+        if key.startswith(RESERVED_TAG_PREFIX):
+            raise ValueError(f"key {key!r} uses the prefix reserved for the pipeline")
+        checked[key] = value
+    if len(checked) > USER_TAG_BUDGET:
+        raise ValueError(
+            f"has {len(checked)} tags; at most {USER_TAG_BUDGET} fit beside the "
+            f"pipeline's own {PIPELINE_TAG_COUNT}"
+        )
+
+    return checked
+
+
+ServerId = Annotated[str, Field(pattern=UUID_PATTERN)]
+ImageName = Annotated[str, Field(pattern=IMAGE_NAME_PATTERN, max_length=128)]
+Description = Annotated[str, Field(max_length=1024), AfterValidator(_check_description)]
+Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
+
+
+class StopPolicy(StrEnum):
+    """What to do with a server that is running when its run starts."""
+
+    STOP_AND_RESTART = "stop-and-restart"
+    REQUIRE_STOPPED = "require-stopped"
+    ALLOW_RUNNING = "allow-running"
+
+
+class Trigger(BaseModel):
+    """What started a run, for traceability."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["event", "schedule", "direct"] = "direct"
+    id: str = Field(default="", max_length=256)
+
+
+class PipelineInput(BaseModel):
+    """The public input contract of the per-server pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server_id: ServerId
+    image_name: ImageName | None = None
+    description: Description = ""
+    tags: Tags = Field(default_factory=dict)
+    stop_policy: StopPolicy = StopPolicy.STOP_AND_RESTART
+    deadline_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    min_wait_seconds: int | None = Field(default=None, ge=1, le=3600)
+    max_wait_seconds: int | None = Field(default=None, ge=1, le=3600)
+    trigger: Trigger = Field(default_factory=Trigger)
+
+    @model_validator(mode="after")
+    def _check_wait_bounds(self) -> PipelineInput:
+        low, high = self.min_wait_seconds, self.max_wait_seconds
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_wait_seconds {low!r} is above max_wait_seconds {high!r}")
+
+        return self
+
+
+class RunAction(StrEnum):
+    """What the run does after preparing the server."""
+
+    STOP = "stop"
+    CREATE = "create"
+    SKIP = "skip"
+
+
+class RunContext(BaseModel):
+    """The facts and decisions of one run, fixed when it starts ($.run)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    execution_id: str
+    server_id: str
+    server_name: str
+    image_name: str
+    description: str
+    tags: dict[str, str]
+    stop_policy: StopPolicy
+    trigger: Trigger
+    started_at: str
+    deadline: str
+    min_wait_seconds: int
+    max_wait_seconds: int
+    action: RunAction
+    stopped_by_pipeline: bool
+    skip_reason: str | None = None
+
+
+class ServerCheck(BaseModel):
+    """Where the server's power state stands ($.server)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: str
+    task_state: str | None = None
+    stopped: bool
+    stop_job_id: str | None = None
+    checked_at: str
+    wait_seconds: int
+
+
+class JobStatus(StrEnum):
+    """The documented states of an asynchronous job."""
+
+    INIT = "INIT"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+
+
+class JobCheck(BaseModel):
+    """Where the image job stands ($.job)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_id: str | None
+    image_id: str | None = None
+    status: JobStatus
+    adopted: bool = False
+    polls: int = 0
+    progress: float | None = None
+    error_code: str | None = None
+    fail_reason: str | None = None
+    created_at: str
+    checked_at: str
+    wait_seconds: int
+
+
+class RunOutcome(BaseModel):
+    """What a successful run made ($.outcome)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Literal["IMAGED", "SKIPPED"]
+    server_id: str
+    image_id: str | None = None
+    image_name: str | None = None
+    job_id: str | None = None
+    polls: int = 0
+    server_restarted: bool = False
+    reason: str | None = None
+
+
+class FailureRecord(BaseModel):
+    """The error a failed run ends with ($.failure): a stable name and a JSON cause."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    error: str
+    cause: str
+
+
+# --- cloud API bodies (only the fields used) ------------------------------------
+
+
+class _ApiModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Server(_ApiModel):
+    """An ECS server as `GET /v1/{project_id}/cloudservers/{id}` shows it."""
+
+    id: str
+    name: str
+    status: str
+    task_state: str | None = Field(default=None, alias="OS-EXT-STS:task_state")
+    tags: list[str] = Field(default_factory=list)
+
+    @property
+    def is_stopped(self) -> bool:
+        """Stopped and settled: SHUTOFF with no task in progress."""
+        return self.status == "SHUTOFF" and not self.task_state
+
+    @property
+    def is_running(self) -> bool:
+        """Running and settled: ACTIVE with no task in progress."""
+        return self.status == "ACTIVE" and not self.task_state
+
+
+class JobEntities(_ApiModel):
+    """The parts of a job's `entities` used: the image made, and progress."""
+
+    image_id: str | None = None
+    image_name: str | None = None
+    process_percent: float | None = None
+
+
+class Job(_ApiModel):
+    """An asynchronous ECS or IMS job."""
+
+    job_id: str
+    status: JobStatus
+    job_type: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+    error_code: str | None = None
+    fail_reason: str | None = None
+    entities: JobEntities = Field(default_factory=JobEntities)
+
+
+class Image(_ApiModel):
+    """A private IMS image."""
+
+    id: str
+    name: str
+    status: str
+    tags: list[str] = Field(default_factory=list)
+    created_at: str | None = None
+
+
+# --- validation errors ----------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: Any, what: str) -> M:
+    """Validate `data` as `model`, or raise InvalidInput naming each field and value."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidInput(f"Invalid {what}: {describe_errors(exc)}") from None
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One plain sentence per problem: the field, what is wrong, and the value given."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(part) for part in error["loc"]) or "(input)"
+        message = re.sub(r"^Value error, ", "", error["msg"])
+        value = _short_repr(error.get("input"))
+        if error["type"] == "missing":
+            problems.append(f"{field} is required")
+        elif error["type"] == "extra_forbidden":
+            problems.append(f"{field} is not a known field (value {value})")
+        else:
+            problems.append(f"{field}: {message} (got {value})")
+
+    return "; ".join(problems)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+
+    return text if len(text) <= 80 else f"{text[:77]}..."

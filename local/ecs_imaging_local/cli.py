@@ -1,0 +1,172 @@
+"""Command line of the local engine: the main job, single runs, the emulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+from ecs_imaging import events
+from ecs_imaging.auth import token_cache
+from ecs_imaging.errors import EcsImagingError
+
+from .emulator import Emulator
+from .engine import ExecutionResult, LocalEngine
+from .environment import configured, emulator_environment
+from .template import PROJECT_ROOT
+
+SAMPLE_EVENT = PROJECT_ROOT / "events" / "smn_cts_stop_notification.json"
+RUNNING_SAMPLE_SERVER = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
+DEMO_TIME_SCALE = 0.02
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m ecs_imaging_local`."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.command(args))
+    except EcsImagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The main job: an ECS-stop notification in, private images out, on the emulator."""
+    body = json.loads(Path(args.event).read_text("utf-8"))
+    trace = events.trace_from_notification(body)
+    inputs = events.pipeline_inputs_for_trace(trace)
+    inputs.append({"server_id": RUNNING_SAMPLE_SERVER, "trigger": {"kind": "direct"}})
+
+    with (
+        Emulator(time_scale=args.time_scale, seed=args.seed) as emulator,
+        configured(emulator_environment(emulator), emulator),
+        LocalEngine(time_scale=args.time_scale) as engine,
+    ):
+        results = [_run_one(engine, run_input, emulator) for run_input in inputs]
+
+    return 0 if all(result["status"] == "SUCCEEDED" for result in results) else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    """One run for one server, on the emulator or, with --cloud, on the real cloud."""
+    run_input = json.loads(Path(args.input).read_text("utf-8")) if args.input else {}
+    if args.server_id:
+        run_input["server_id"] = args.server_id
+
+    if args.cloud:
+        with configured({}), LocalEngine(time_scale=1.0) as engine:
+            result = _run_one(engine, run_input, None)
+    else:
+        with (
+            Emulator(time_scale=args.time_scale, seed=args.seed) as emulator,
+            configured(emulator_environment(emulator), emulator),
+            LocalEngine(time_scale=args.time_scale) as engine,
+        ):
+            result = _run_one(engine, run_input, emulator)
+
+    return 0 if result["status"] == "SUCCEEDED" else 1
+
+
+def _run_one(
+    engine: LocalEngine, run_input: dict[str, Any], emulator: Emulator | None
+) -> dict[str, Any]:
+    server_id = str(run_input.get("server_id"))
+    printer = _ProgressPrinter(server_id, sys.stderr)
+    tokens_before = token_cache.fetches
+
+    name = f"run-{server_id[:8]}-{uuid.uuid4().hex[:12]}"
+    started = time.monotonic()
+    result = engine.run(run_input, name, on_event=printer)
+
+    summary = _summary(result, server_id, token_cache.fetches - tokens_before)
+    summary["elapsed_s"] = round(time.monotonic() - started, 2)
+    print(json.dumps(summary), flush=True)
+
+    return summary
+
+
+def _summary(result: ExecutionResult, server_id: str, token_requests: int) -> dict[str, Any]:
+    facts = result.output if isinstance(result.output, dict) else result.cause_json or {}
+
+    return {
+        "status": result.status,
+        "server_id": server_id,
+        "image_id": facts.get("image_id"),
+        "image_name": facts.get("image_name"),
+        "job_id": facts.get("job_id"),
+        "polls": result.states_entered.count("Check image job"),
+        "iam_token_requests": token_requests,
+        "state_transitions": len(result.states_entered),
+        "elapsed_s": result.elapsed_s,
+    }
+
+
+class _ProgressPrinter:
+    """Prints each state as it is entered, and the image job's progress."""
+
+    def __init__(self, server_id: str, stream: TextIO) -> None:
+        self.label = server_id[:8]
+        self.stream = stream
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            self._say(event["stateEnteredEventDetails"]["name"])
+        elif kind == "TaskStateExited":
+            details = event["stateExitedEventDetails"]
+            if details["name"] == "Check image job":
+                self._say_progress(json.loads(details["output"]).get("job") or {})
+        elif kind == "ExecutionFailed":
+            failure = event.get("executionFailedEventDetails", {})
+            self._say(f"run failed: {failure.get('error')}")
+
+    def _say_progress(self, job: dict[str, Any]) -> None:
+        progress = job.get("progress")
+        percent = f" {progress:.0f}%" if isinstance(progress, int | float) else ""
+        self._say(
+            f"  image job {job.get('status')}{percent}, next check in {job.get('wait_seconds')} s"
+        )
+
+    def _say(self, text: str) -> None:
+        print(f"[{self.label}] {text}", file=self.stream, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs_imaging_local",
+        description="Run the image pipeline locally: moto runs the state machine, "
+        "our handlers run in this process, the emulator (or the real cloud) answers.",
+    )
+    commands = parser.add_subparsers(required=True)
+
+    demo_parser = commands.add_parser("demo", help="the main job on the emulator")
+    demo_parser.add_argument("--event", default=str(SAMPLE_EVENT), help="SMN notification")
+    _add_emulator_options(demo_parser)
+    demo_parser.set_defaults(command=demo)
+
+    run_parser = commands.add_parser("run", help="one run for one server")
+    run_parser.add_argument("--server-id", help="the server to image")
+    run_parser.add_argument("--input", help="a pipeline input JSON file")
+    run_parser.add_argument(
+        "--cloud",
+        action="store_true",
+        help="use the real cloud with the credentials in the OS_* variables",
+    )
+    _add_emulator_options(run_parser)
+    run_parser.set_defaults(command=run)
+
+    return parser
+
+
+def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=DEMO_TIME_SCALE,
+        help="real seconds per emulated second (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="the emulator's random seed")
