@@ -122,7 +122,7 @@ class _ProgressPrinter:
                 self._say_progress(json.loads(details["output"]).get("job") or {})
         elif kind == "ExecutionFailed":
             failure = event.get("executionFailedEventDetails", {})
-            self._say(f"run failed: {failure.get('error')}")
+            self._say(f"run failed: {failure.get('error')}: {_readable(failure.get('cause'))}")
 
     def _say_progress(self, job: dict[str, Any]) -> None:
         progress = job.get("progress")
@@ -133,6 +133,16 @@ class _ProgressPrinter:
 
     def _say(self, text: str) -> None:
         print(f"[{self.label}] {text}", file=self.stream, flush=True)
+
+
+def _readable(cause: str | None) -> str:
+    """A Lambda error's message, or the cause as it is."""
+    try:
+        parsed = json.loads(cause or "")
+    except ValueError:
+        return cause or ""
+
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -69,7 +69,7 @@ class Settings:
     deadline_minutes: int = 60
     min_wait_seconds: int = 10
     max_wait_seconds: int = 120
-    http_timeout_seconds: float = 15.0
+    http_timeout_seconds: float = 10.0
 
 
 @functools.cache
@@ -114,7 +114,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         deadline_minutes=_read_int(environ, DEADLINE_MINUTES, 60, 1, 24 * 60),
         min_wait_seconds=_read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600),
         max_wait_seconds=_read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600),
-        http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 15, 1, 120)),
+        http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 10, 1, 60)),
     )
 
 

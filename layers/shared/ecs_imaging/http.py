@@ -26,7 +26,7 @@ _client: httpx.Client | None = None
 _client_lock = threading.Lock()
 
 # Retries of requests that are safe to repeat: a GET, or anything that never left.
-MAX_ATTEMPTS = 4
+MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 

@@ -88,15 +88,38 @@ class PipelineInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    server_id: ServerId
-    image_name: ImageName | None = None
-    description: Description = ""
-    tags: Tags = Field(default_factory=dict)
-    stop_policy: StopPolicy = StopPolicy.STOP_AND_RESTART
-    deadline_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
-    min_wait_seconds: int | None = Field(default=None, ge=1, le=3600)
-    max_wait_seconds: int | None = Field(default=None, ge=1, le=3600)
-    trigger: Trigger = Field(default_factory=Trigger)
+    server_id: ServerId = Field(description="The ECS server to image (a UUID).")
+    image_name: ImageName | None = Field(
+        default=None,
+        description="The image's name; by default `<server name>-<UTC date>-<time>`.",
+    )
+    description: Description = Field(
+        default="", description="The image's description (no CR, `<` or `>`)."
+    )
+    tags: Tags = Field(
+        default_factory=dict,
+        max_length=USER_TAG_BUDGET,
+        description="Tags for the image, key (1-36) to value (0-43 characters).",
+    )
+    stop_policy: StopPolicy = Field(
+        default=StopPolicy.STOP_AND_RESTART,
+        description="What to do with a running server.",
+    )
+    deadline_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=24 * 60,
+        description="Minutes until the run gives up waiting (default: the deployment's).",
+    )
+    min_wait_seconds: int | None = Field(
+        default=None, ge=1, le=3600, description="Shortest wait between two checks."
+    )
+    max_wait_seconds: int | None = Field(
+        default=None, ge=1, le=3600, description="Longest wait between two checks."
+    )
+    trigger: Trigger = Field(
+        default_factory=Trigger, description="What started the run, for traceability."
+    )
 
     @model_validator(mode="after")
     def _check_wait_bounds(self) -> PipelineInput:
@@ -264,6 +287,14 @@ class Image(_ApiModel):
 
 M = TypeVar("M", bound=BaseModel)
 
+_PATTERN_RULES = {
+    UUID_PATTERN: "must be a UUID such as 3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60",
+    IMAGE_NAME_PATTERN: (
+        "must be 1 to 128 letters, digits, '-', '.', '_' or spaces, "
+        "not starting or ending with a space"
+    ),
+}
+
 
 def parse_model(model: type[M], data: Any, what: str) -> M:
     """Validate `data` as `model`, or raise InvalidInput naming each field and value."""
@@ -280,7 +311,10 @@ def describe_errors(exc: ValidationError) -> str:
         field = ".".join(str(part) for part in error["loc"]) or "(input)"
         message = re.sub(r"^Value error, ", "", error["msg"])
         value = _short_repr(error.get("input"))
-        if error["type"] == "missing":
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if error["type"] == "string_pattern_mismatch" and pattern in _PATTERN_RULES:
+            problems.append(f"{field} {_PATTERN_RULES[pattern]} (got {value})")
+        elif error["type"] == "missing":
             problems.append(f"{field} is required")
         elif error["type"] == "extra_forbidden":
             problems.append(f"{field} is not a known field (value {value})")

@@ -1,0 +1,35 @@
+"""What each handler pulls in at import time, checked in a fresh interpreter.
+
+Powertools imports the bare `botocore` package to tag its user agent; that costs
+well under a millisecond. boto3 itself, or any botocore module, must stay out.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
+PROBE = """
+import json, sys
+import functions.{name}.app
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("boto3", "botocore.")))))
+"""
+
+
+@pytest.mark.parametrize("name", HANDLERS)
+def test_handler_imports_no_boto3(name):
+    # Our own handler module, run in a fresh interpreter to see its cold imports.
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", PROBE.format(name=name)],
+        cwd=ROOT,
+        env={"PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT}", "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert json.loads(result.stdout) == []

@@ -1,0 +1,60 @@
+"""The main job, run as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_images_the_event_server_and_a_running_server():
+    # Our own CLI in a child interpreter, against the emulator it starts on 127.0.0.1.
+    result = subprocess.run(
+        [sys.executable, "-m", "ecs_imaging_local", "demo", "--time-scale", "0.003"],
+        cwd=ROOT,
+        env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0, result.stderr
+    assert [line["status"] for line in lines] == ["SUCCEEDED", "SUCCEEDED"]
+    assert lines[0]["server_id"] == "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
+    assert set(lines[0]) == {
+        "status",
+        "server_id",
+        "image_id",
+        "image_name",
+        "job_id",
+        "polls",
+        "iam_token_requests",
+        "state_transitions",
+        "elapsed_s",
+    }
+    assert lines[0]["iam_token_requests"] == 1
+    assert lines[1]["iam_token_requests"] == 0
+    assert all(line["image_id"] and line["polls"] >= 1 for line in lines)
+    assert "Wait for image job" in result.stderr
+
+
+def test_run_rejects_a_bad_server_id_with_the_field_named():
+    result = subprocess.run(
+        [sys.executable, "-m", "ecs_imaging_local", "run", "--server-id", "web-01"],
+        cwd=ROOT,
+        env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    [line] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1
+    assert line["status"] == "FAILED"
+    assert "Run rejected" in result.stderr
+    assert "server_id must be a UUID" in result.stderr
+    assert "'web-01'" in result.stderr
