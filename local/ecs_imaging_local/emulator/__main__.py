@@ -1,0 +1,75 @@
+"""Run the emulator in the foreground: ``python -m ecs_imaging_local.emulator``.
+
+It prints one JSON line with the endpoints and the credentials (password included,
+so a client can log in), then serves until Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from .app import Emulator
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the emulator, print how to reach it, and serve until interrupted."""
+    args = _parse_args(argv)
+    emulator = Emulator(
+        time_scale=args.time_scale,
+        seed=args.seed,
+        iam_port=args.iam_port,
+        ecs_port=args.ecs_port,
+        ims_port=args.ims_port,
+    )
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    with emulator:
+        summary = {
+            "endpoints": emulator.endpoints,
+            "credentials": dataclasses.asdict(emulator.credentials),
+            "region": emulator.region,
+            "time_scale": args.time_scale,
+            "seed": args.seed,
+        }
+        sys.stdout.write(json.dumps(summary) + "\n")
+        sys.stdout.flush()
+        _serve_until_interrupted()
+
+    return 0
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ecs_imaging_local.emulator",
+        description="Emulate the IAM, ECS and IMS APIs on 127.0.0.1.",
+    )
+    scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
+    parser.add_argument("--time-scale", type=float, default=1.0, help=scale_help)
+    parser.add_argument("--seed", type=int, help="seed of the image job durations")
+    for service in ("iam", "ecs", "ims"):
+        parser.add_argument(f"--{service}-port", type=int, default=0, help="0: any")
+
+    return parser.parse_args(argv)
+
+
+def _serve_until_interrupted() -> None:
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

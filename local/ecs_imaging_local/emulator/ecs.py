@@ -1,0 +1,207 @@
+"""ECS: show, list, stop and start servers, and their jobs (reference section 3).
+
+Emulator choices: a batch job is RUNNING until its last server settles, then
+SUCCESS; it never ends FAIL. An unknown job id gets 404 with code Ecs.0000.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .clock import format_millis, format_seconds
+from .state import Server, ServerJob, State, SubJob
+from .wire import ApiError, Call, Reply, Service, nested_error, route
+
+STOP_SECONDS = {"SOFT": 10.0, "HARD": 3.0}
+START_SECONDS = 10.0
+# verb: (task_state while it runs, status once it settles)
+TRANSITIONS = {"stop": ("powering-off", "SHUTOFF"), "start": ("powering-on", "ACTIVE")}
+AVAILABILITY_ZONE = "eu-de-01"
+FLAVOR_ID = "s3.medium.2"
+MAX_PAGE_SIZE = 1000
+
+
+def show_server(call: Call) -> Reply:
+    """GET cloudservers/{server_id}: one server."""
+    server = call.state.servers.get(call.params["server_id"])
+    if server is None:
+        raise _missing_server(call.params["server_id"])
+
+    return Reply(200, {"server": _describe_server(call.state, server)})
+
+
+def list_servers(call: Call) -> Reply:
+    """GET cloudservers/detail: one page of the servers that pass the filters."""
+    page, limit = _read_paging(call.query)
+    found = [s for s in call.state.servers.values() if _passes(s, call.query)]
+    shown = found[(page - 1) * limit : page * limit]
+    servers = [_describe_server(call.state, server) for server in shown]
+
+    return Reply(200, {"count": len(found), "servers": servers})
+
+
+def act_on_servers(call: Call) -> Reply:
+    """POST cloudservers/action: a batch os-stop or os-start."""
+    if "os-stop" in call.body:
+        verb, options = "stop", call.body["os-stop"]
+    elif "os-start" in call.body:
+        verb, options = "start", call.body["os-start"]
+    else:
+        raise _invalid("The body holds neither 'os-stop' nor 'os-start'.")
+    call.state.counters[f"ecs.{verb}"] += 1
+
+    servers = _find_batch(call.state, options)
+    seconds = _read_stop_seconds(options) if verb == "stop" else START_SECONDS
+    sub_jobs = [_begin_transition(s, verb, seconds, call.now) for s in servers]
+    job = ServerJob(uuid.uuid4().hex, f"batch{verb.title()}Servers", call.now, sub_jobs)
+    call.state.server_jobs[job.id] = job
+
+    return Reply(200, {"job_id": job.id})
+
+
+def show_job(call: Call) -> Reply:
+    """GET jobs/{job_id}: a batch job with one sub-job per server."""
+    job = call.state.server_jobs.get(call.params["job_id"])
+    if job is None:
+        message = f"The job {call.params['job_id']!r} does not exist."
+        raise nested_error(404, "Ecs.0000", message)
+
+    ends_at = max((sub.ends_at for sub in job.sub_jobs), default=job.begin)
+    body = _describe_job(call.state, job.id, job.job_type, job.begin, ends_at, call.now)
+    sub_type = "stopServer" if job.job_type == "batchStopServers" else "startServer"
+    sub_jobs = [
+        _describe_job(call.state, sub.id, sub_type, job.begin, sub.ends_at, call.now)
+        | {"entities": {"server_id": sub.server_id}}
+        for sub in job.sub_jobs
+    ]
+    body["entities"] = {"sub_jobs_total": len(sub_jobs), "sub_jobs": sub_jobs}
+
+    return Reply(200, body)
+
+
+def _find_batch(state: State, options: Any) -> list[Server]:
+    try:
+        ids = [entry["id"] for entry in options["servers"]]
+    except (KeyError, TypeError) as exc:
+        raise _invalid("The action needs 'servers': [{'id': ...}].") from exc
+    if not ids or not all(isinstance(server_id, str) for server_id in ids):
+        raise _invalid("The action needs at least one server id.")
+
+    servers = []
+    for server_id in ids:
+        server = state.servers.get(server_id)
+        if server is None:
+            raise _missing_server(server_id)
+        if server.task_state is not None:
+            message = f"The server {server_id!r} is {server.task_state}."
+            raise nested_error(400, "Ecs.0100", message)
+        servers.append(server)
+
+    return servers
+
+
+def _read_stop_seconds(options: dict[str, Any]) -> float:
+    kind = options.get("type", "SOFT")
+    if kind not in STOP_SECONDS:
+        raise _invalid(f"The stop type is SOFT or HARD, not {kind!r}.")
+
+    return STOP_SECONDS[kind]
+
+
+def _begin_transition(server: Server, verb: str, seconds: float, now: float) -> SubJob:
+    task_state, target = TRANSITIONS[verb]
+    if server.status == target:
+        return SubJob(uuid.uuid4().hex, server.id, ends_at=now)
+
+    server.task_state, server.updated_at = task_state, now
+    server.settles_at = now + seconds
+
+    return SubJob(uuid.uuid4().hex, server.id, ends_at=server.settles_at)
+
+
+def _read_paging(query: dict[str, str]) -> tuple[int, int]:
+    try:
+        page = max(int(query.get("offset", "1")), 1)
+        limit = int(query.get("limit", "25"))
+    except ValueError as exc:
+        raise _invalid("The offset and limit must be integers.") from exc
+    if not 0 < limit <= MAX_PAGE_SIZE:
+        raise _invalid(f"The limit must be 1 to {MAX_PAGE_SIZE}, not {limit!r}.")
+
+    return page, limit
+
+
+def _passes(server: Server, query: dict[str, str]) -> bool:
+    # A tag filter without '=' matches on the tag key alone.
+    keys = [tag.partition("=")[0] for tag in server.tags]
+    if "tags" in query and query["tags"] not in server.tags + keys:
+        return False
+
+    return query.get("status", server.status) == server.status
+
+
+def _describe_server(state: State, server: Server) -> dict[str, Any]:
+    running = server.status == "ACTIVE"
+    volume = {"id": server.volume_id, "bootIndex": "0", "device": "/dev/vda"}
+
+    return {
+        "id": server.id,
+        "name": server.name,
+        "status": server.status,
+        "OS-EXT-STS:vm_state": "active" if running else "stopped",
+        "OS-EXT-STS:task_state": server.task_state,
+        "OS-EXT-STS:power_state": 1 if running else 4,
+        "locked": False,
+        "updated": format_seconds(state.clock.at(server.updated_at)),
+        "tags": list(server.tags),
+        "metadata": {},
+        "os-extended-volumes:volumes_attached": [volume],
+        "flavor": {"id": FLAVOR_ID, "name": FLAVOR_ID},
+        "tenant_id": state.credentials.project_id,
+        "OS-EXT-AZ:availability_zone": AVAILABILITY_ZONE,
+    }
+
+
+def _describe_job(
+    state: State, job_id: str, job_type: str, begin: float, ends_at: float, now: float
+) -> dict[str, Any]:
+    done = now >= ends_at
+
+    return {
+        "status": "SUCCESS" if done else "RUNNING",
+        "job_id": job_id,
+        "job_type": job_type,
+        "begin_time": format_millis(state.clock.at(begin)),
+        "end_time": format_millis(state.clock.at(ends_at)) if done else "",
+        "error_code": None,
+        "fail_reason": None,
+    }
+
+
+def _missing_server(server_id: str) -> ApiError:
+    return nested_error(404, "Ecs.0114", f"The server {server_id!r} does not exist.")
+
+
+def _invalid(message: str) -> ApiError:
+    return nested_error(400, "Ecs.0005", message)
+
+
+SERVERS = "/v1/{project_id}/cloudservers"
+SERVICE = Service(
+    name="ecs",
+    routes=(
+        route("GET", SERVERS + "/detail", "ecs.list_servers", list_servers),
+        route("GET", SERVERS + "/{server_id}", "ecs.show_server", show_server),
+        route("POST", SERVERS + "/action", None, act_on_servers),
+        route("GET", "/v1/{project_id}/jobs/{job_id}", "ecs.show_job", show_job),
+    ),
+    operations=(
+        "ecs.list_servers",
+        "ecs.show_server",
+        "ecs.stop",
+        "ecs.start",
+        "ecs.show_job",
+    ),
+    bad_body=_invalid,
+)

@@ -1,0 +1,84 @@
+import logging
+
+import httpx
+import pytest
+from ecs_imaging import http
+from ecs_imaging.errors import CloudRequestNotSent, CloudTransientError, InvalidRequest
+
+URL = "https://ims.eu-de.otc.t-systems.com/v2/cloudimages"
+
+
+def test_send_retries_a_get_on_5xx_then_returns_the_answer(respx_mock):
+    route = respx_mock.get(URL).mock(
+        side_effect=[httpx.Response(503), httpx.Response(200, json={"images": []})]
+    )
+
+    response = http.send("GET", URL)
+
+    assert response.json() == {"images": []}
+    assert route.call_count == 2
+
+
+def test_send_gives_up_after_the_last_attempt(respx_mock):
+    route = respx_mock.get(URL).mock(return_value=httpx.Response(502))
+
+    with pytest.raises(CloudTransientError):
+        http.send("GET", URL)
+
+    assert route.call_count == http.MAX_ATTEMPTS
+
+
+def test_send_never_repeats_a_post_that_may_have_been_accepted(respx_mock):
+    route = respx_mock.post(URL).mock(return_value=httpx.Response(500))
+
+    with pytest.raises(CloudTransientError):
+        http.send("POST", URL, json={})
+
+    assert route.call_count == 1
+
+
+def test_send_repeats_a_post_that_never_left(respx_mock):
+    route = respx_mock.post(URL).mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.Response(200, json={"job_id": "j"})]
+    )
+
+    assert http.send("POST", URL, json={}).json() == {"job_id": "j"}
+    assert route.call_count == 2
+
+
+def test_send_reports_a_connection_that_never_opened(respx_mock):
+    respx_mock.get(URL).mock(side_effect=httpx.ConnectError("refused"))
+
+    with pytest.raises(CloudRequestNotSent):
+        http.send("GET", URL)
+
+
+def test_send_does_not_retry_a_client_error(respx_mock):
+    route = respx_mock.get(URL).mock(
+        return_value=httpx.Response(400, json={"error": {"code": "IMG.0001", "message": "m"}})
+    )
+
+    with pytest.raises(InvalidRequest):
+        http.send("GET", URL)
+
+    assert route.call_count == 1
+
+
+def test_send_logs_one_info_line_per_request_without_secrets(respx_mock, caplog):
+    respx_mock.get(URL).mock(
+        return_value=httpx.Response(200, json={}, headers={"X-Request-Id": "req-9"})
+    )
+
+    with caplog.at_level(logging.DEBUG, logger="ecs_imaging"):
+        http.send("GET", URL, headers={"X-Auth-Token": "MIIsecret-token"})
+
+    [record] = caplog.records
+    assert record.levelno == logging.INFO
+    assert (record.http_method, record.http_path, record.http_status) == (
+        "GET",
+        "/v2/cloudimages",
+        200,
+    )
+    assert record.request_id == "req-9"
+    assert record.elapsed_ms >= 0
+    assert "MIIsecret-token" not in repr(record.__dict__)

@@ -1,0 +1,186 @@
+import dataclasses
+import email.utils
+import json
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ecs_imaging_local.emulator import PROJECT_ID, SAMPLE_SERVERS, Clock, Emulator
+
+LOCAL = Path(__file__).resolve().parents[2] / "local"
+WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
+EMULATOR = "ecs_imaging_local.emulator"
+# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
+TLS = ssl.create_default_context()
+
+
+def _password_body(creds: Mapping[str, str]) -> dict[str, Any]:
+    user = {
+        "name": creds["user_name"],
+        "password": creds["password"],
+        "domain": {"name": creds["domain_name"]},
+    }
+    identity = {"methods": ["password"], "password": {"user": user}}
+    scope = {"project": {"name": creds["project_name"]}}
+
+    return {"auth": {"identity": identity, "scope": scope}}
+
+
+def _issue_token(client: httpx.Client, emu: Emulator) -> httpx.Response:
+    body = _password_body(dataclasses.asdict(emu.credentials))
+
+    return client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
+
+
+def test_clock_runs_faster_by_time_scale() -> None:
+    clock = Clock(time_scale=0.01)
+    time.sleep(0.05)
+
+    assert clock.monotonic() >= 5
+
+
+def test_clock_advance_moves_now_forward() -> None:
+    clock = Clock()
+    before = clock.now()
+    clock.advance(3600)
+
+    assert (clock.now() - before).total_seconds() >= 3600
+    assert clock.now().tzinfo is not None
+
+
+def test_clock_rejects_a_scale_of_zero() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Clock(time_scale=0)
+
+
+def test_emulator_listens_on_loopback_only(emulator: Emulator) -> None:
+    endpoints = emulator.endpoints
+
+    assert sorted(endpoints) == ["ecs", "iam", "ims"]
+    assert all(url.startswith("http://127.0.0.1:") for url in endpoints.values())
+    assert len(set(endpoints.values())) == 3
+
+
+def test_emulator_stopped_has_no_endpoints() -> None:
+    emu = Emulator()
+
+    with pytest.raises(RuntimeError):
+        emu.endpoints  # noqa: B018
+
+
+def test_emulator_starts_with_sample_servers(emulator: Emulator) -> None:
+    web = emulator.server(WEB_01)
+
+    assert len(SAMPLE_SERVERS) == 4
+    assert (web.name, web.status, web.system_disk_gb) == ("web-01", "SHUTOFF", 15)
+    assert web.tags == ["auto-image=daily"]
+    assert emulator.credentials.project_id == PROJECT_ID and emulator.region == "eu-de"
+
+
+def test_emulator_without_servers_is_empty() -> None:
+    emu = Emulator(servers=[])
+
+    with pytest.raises(KeyError):
+        emu.server(WEB_01)
+
+
+def test_credentials_repr_hides_password(emulator: Emulator) -> None:
+    assert emulator.credentials.password not in repr(emulator.credentials)
+
+
+def test_unknown_path_is_gateway_404(emulator: Emulator) -> None:
+    with httpx.Client(verify=TLS, trust_env=False) as client:
+        response = client.get(f"{emulator.endpoints['ims']}/v3/nothing")
+
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "APIGW.0101"
+    assert len(response.headers["X-Request-Id"]) == 32
+
+
+def test_wrong_method_is_405(emulator: Emulator) -> None:
+    with httpx.Client(verify=TLS, trust_env=False) as client:
+        response = client.delete(f"{emulator.endpoints['ims']}/v2/cloudimages/action")
+
+    assert response.status_code == 405
+
+
+def test_counters_count_operations_and_statuses(emulator: Emulator) -> None:
+    with httpx.Client(verify=TLS, trust_env=False) as client:
+        token = _issue_token(client, emulator).headers["X-Subject-Token"]
+        url = f"{emulator.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{WEB_01}"
+        client.get(url, headers={"X-Auth-Token": token})
+        client.get(url)
+
+    counters = emulator.counters
+    emulator.reset_counters()
+
+    assert counters["iam.token"] == 1 and counters["ecs.show_server"] == 2
+    assert counters["http.201"] == counters["http.200"] == counters["http.401"] == 1
+    assert counters["ims.create_image"] == 0
+    assert set(emulator.counters.values()) == {0}
+
+
+def test_emulator_logs_no_token_or_password(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger=EMULATOR)
+    with httpx.Client(verify=TLS, trust_env=False) as client:
+        token = _issue_token(client, emulator).headers["X-Subject-Token"]
+        url = f"{emulator.endpoints['ims']}/v2/cloudimages"
+        client.get(url, headers={"X-Auth-Token": token})
+
+    # Only the emulator's own lines: httpcore logs response headers at DEBUG.
+    ours = [r for r in caplog.records if r.name.startswith(EMULATOR)]
+    text = "\n".join(record.getMessage() for record in ours)
+    assert "/v2/cloudimages" in text
+    assert token not in text
+    assert emulator.credentials.password not in text
+
+
+def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
+    env = {**os.environ, "PYTHONPATH": str(LOCAL)}
+    command = [sys.executable, "-m", EMULATOR, "--time-scale", "0.02"]
+    # A fixed command: this interpreter running our own module.
+    process = subprocess.Popen(  # noqa: S603
+        command, stdout=subprocess.PIPE, text=True, env=env
+    )
+    with process:
+        watchdog = threading.Timer(10, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            summary = json.loads(process.stdout.readline())
+            iam = summary["endpoints"]["iam"]
+            with httpx.Client(verify=TLS, trust_env=False) as client:
+                body = _password_body(summary["credentials"])
+                issued = client.post(f"{iam}/v3/auth/tokens", json=body)
+            process.send_signal(signal.SIGINT)
+            returncode = process.wait(timeout=5)
+        finally:
+            watchdog.cancel()
+            process.kill()
+
+    assert summary["credentials"]["project_id"] == PROJECT_ID
+    assert summary["endpoints"]["ims"].startswith("http://127.0.0.1:")
+    assert issued.status_code == 201
+    assert returncode == 0
+
+
+def test_date_header_follows_emulated_clock(emulator: Emulator) -> None:
+    emulator.clock.advance(3 * 86400)
+    with httpx.Client(verify=TLS, trust_env=False) as client:
+        response = client.get(f"{emulator.endpoints['ims']}/v3/nothing")
+
+    sent_at = email.utils.parsedate_to_datetime(response.headers["Date"])
+    assert sent_at - datetime.now(UTC) > timedelta(days=2)

@@ -1,0 +1,210 @@
+import ssl
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+
+WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
+DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
+MISSING = "00000000-0000-4000-8000-000000000000"
+# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
+TLS = ssl.create_default_context()
+
+
+@pytest.fixture
+def realtime_emulator() -> Iterator[Emulator]:
+    """Emulated time runs at real speed, so only clock.advance() moves servers along."""
+    with Emulator(time_scale=1.0, seed=7) as emu:
+        yield emu
+
+
+@pytest.fixture
+def ecs(realtime_emulator: Emulator) -> Iterator[httpx.Client]:
+    base_url = f"{realtime_emulator.endpoints['ecs']}/v1/{PROJECT_ID}/"
+    with httpx.Client(base_url=base_url, verify=TLS, trust_env=False) as client:
+        client.headers["X-Auth-Token"] = _issue_token(client, realtime_emulator)
+        yield client
+
+
+def _issue_token(client: httpx.Client, emu: Emulator) -> str:
+    creds = emu.credentials
+    user = {
+        "name": creds.user_name,
+        "password": creds.password,
+        "domain": {"name": creds.domain_name},
+    }
+    identity = {"methods": ["password"], "password": {"user": user}}
+    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
+    response = client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
+
+    return str(response.headers["X-Subject-Token"])
+
+
+def _show(ecs: httpx.Client, server_id: str) -> dict[str, Any]:
+    server: dict[str, Any] = ecs.get(f"cloudservers/{server_id}").json()["server"]
+    return server
+
+
+def _act(
+    ecs: httpx.Client,
+    action: str,
+    *server_ids: str,
+    **options: str,
+) -> httpx.Response:
+    servers = [{"id": server_id} for server_id in server_ids]
+    body = {action: {"servers": servers, **options}}
+
+    return ecs.post("cloudservers/action", json=body)
+
+
+def _job(ecs: httpx.Client, response: httpx.Response) -> dict[str, Any]:
+    job: dict[str, Any] = ecs.get(f"jobs/{response.json()['job_id']}").json()
+    return job
+
+
+def _states(server: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        server["status"],
+        server["OS-EXT-STS:vm_state"],
+        server["OS-EXT-STS:task_state"],
+        server["OS-EXT-STS:power_state"],
+    )
+
+
+def test_server_show_returns_documented_fields(ecs: httpx.Client) -> None:
+    server = _show(ecs, DB_01)
+
+    assert server["name"] == "db-01"
+    assert _states(server) == ("ACTIVE", "active", None, 1)
+    assert server["tags"] == ["auto-image=daily", "tier=db"]
+    assert server["os-extended-volumes:volumes_attached"][0]["bootIndex"] == "0"
+    assert server["tenant_id"] == PROJECT_ID
+    assert server["updated"].endswith("Z")
+
+
+def test_server_show_unknown_is_404(ecs: httpx.Client) -> None:
+    response = ecs.get(f"cloudservers/{MISSING}")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "Ecs.0114"
+
+
+def test_server_stop_powers_off_then_settles(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    response = _act(ecs, "os-stop", DB_01, type="SOFT")
+    stopping, job = _show(ecs, DB_01), _job(ecs, response)
+    realtime_emulator.clock.advance(10)
+    stopped, done = _show(ecs, DB_01), _job(ecs, response)
+
+    assert response.status_code == 200 and len(response.json()["job_id"]) == 32
+    assert _states(stopping) == ("ACTIVE", "active", "powering-off", 1)
+    assert (job["status"], job["end_time"]) == ("RUNNING", "")
+    assert _states(stopped) == ("SHUTOFF", "stopped", None, 4)
+    assert (done["status"], done["job_type"]) == ("SUCCESS", "batchStopServers")
+    sub_job = done["entities"]["sub_jobs"][0]
+    assert sub_job["job_type"] == "stopServer"
+    assert sub_job["entities"]["server_id"] == DB_01
+
+
+def test_server_hard_stop_takes_three_seconds(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    _act(ecs, "os-stop", DB_01, type="HARD")
+    realtime_emulator.clock.advance(3)
+
+    assert _show(ecs, DB_01)["status"] == "SHUTOFF"
+
+
+def test_server_start_powers_on_then_settles(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    response = _act(ecs, "os-start", WEB_01)
+    starting = _show(ecs, WEB_01)
+    realtime_emulator.clock.advance(10)
+    started, done = _show(ecs, WEB_01), _job(ecs, response)
+
+    assert _states(starting) == ("SHUTOFF", "stopped", "powering-on", 4)
+    assert _states(started) == ("ACTIVE", "active", None, 1)
+    assert (done["status"], done["job_type"]) == ("SUCCESS", "batchStartServers")
+
+
+def test_server_stop_of_stopped_server_succeeds_at_once(ecs: httpx.Client) -> None:
+    job = _job(ecs, _act(ecs, "os-stop", WEB_01))
+
+    assert job["status"] == "SUCCESS"
+    assert _show(ecs, WEB_01)["OS-EXT-STS:task_state"] is None
+
+
+def test_server_action_while_busy_is_400(ecs: httpx.Client) -> None:
+    _act(ecs, "os-stop", DB_01)
+
+    response = _act(ecs, "os-start", DB_01)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "Ecs.0100"
+
+
+def test_server_action_on_unknown_server_is_404(ecs: httpx.Client) -> None:
+    response = _act(ecs, "os-stop", DB_01, MISSING)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "Ecs.0114"
+    assert _show(ecs, DB_01)["OS-EXT-STS:task_state"] is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"reboot": {"servers": [{"id": DB_01}]}},
+        {"os-stop": {"servers": []}},
+        {"os-stop": {"type": "GENTLE", "servers": [{"id": DB_01}]}},
+        {"os-stop": 1},
+    ],
+    ids=["unknown-action", "no-servers", "unknown-type", "not-object"],
+)
+def test_server_action_invalid_body_is_400(ecs: httpx.Client, body: Any) -> None:
+    response = ecs.post("cloudservers/action", json=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "Ecs.0005"
+
+
+def test_server_action_invalid_json_is_400(ecs: httpx.Client) -> None:
+    headers = {"Content-Type": "application/json"}
+    response = ecs.post("cloudservers/action", content=b"[", headers=headers)
+
+    assert response.json()["error"]["code"] == "Ecs.0005"
+
+
+def test_server_job_unknown_is_404(ecs: httpx.Client) -> None:
+    response = ecs.get(f"jobs/{'0' * 32}")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "Ecs.0000"
+
+
+def _names(page: dict[str, Any]) -> list[str]:
+    return [server["name"] for server in page["servers"]]
+
+
+def test_server_list_filters_by_tag_and_pages(ecs: httpx.Client) -> None:
+    daily = ecs.get("cloudservers/detail", params={"tags": "auto-image=daily"}).json()
+    keyed = ecs.get("cloudservers/detail", params={"tags": "auto-image"}).json()
+    paged = ecs.get("cloudservers/detail", params={"offset": 2, "limit": 3}).json()
+
+    assert (daily["count"], _names(daily)) == (2, ["web-01", "db-01"])
+    assert keyed["count"] == 3
+    assert (paged["count"], _names(paged)) == (4, ["build-03"])
+
+
+def test_server_added_through_python_api_is_served(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    emu = realtime_emulator
+    server_id = emu.add_server(name="new-01", system_disk_gb=5, tags=["a=b"])
+
+    assert _show(ecs, server_id)["tags"] == ["a=b"]
+    assert emu.server(server_id).system_disk_gb == 5
