@@ -5,8 +5,14 @@ import json
 import httpx
 import pytest
 from ecs_imaging import ecs, ims
-from ecs_imaging.errors import QuotaExceeded, ServerNotStopped
-from ecs_imaging.models import JobStatus
+from ecs_imaging.errors import (
+    ImageBusy,
+    InvalidInput,
+    PermissionDenied,
+    QuotaExceeded,
+    ServerNotStopped,
+)
+from ecs_imaging.models import ImageSpec, Job, JobStatus
 from ecs_imaging.session import CloudSession
 from support.cloud import ECS, IMS, PROJECT_ID, SERVER_ID
 
@@ -34,13 +40,13 @@ def test_create_image_posts_the_documented_body(cloud, session):
         return_value=httpx.Response(200, json={"job_id": JOB_ID})
     )
 
-    job_id = ims.create_image_from_server(
-        session,
-        server_id=SERVER_ID,
+    spec = ImageSpec(
         name="golden-web-20261204",
         description="from ecs web-01",
         tags={"source": "web-01", "owner": "ops"},
     )
+
+    job_id = ims.create_image_from_server(session, server_id=SERVER_ID, spec=spec)
 
     assert job_id == JOB_ID
     assert json.loads(route.calls.last.request.content) == {
@@ -61,9 +67,7 @@ def test_create_image_maps_refusals_to_their_errors(cloud, session, code, error)
     )
 
     with pytest.raises(error):
-        ims.create_image_from_server(
-            session, server_id=SERVER_ID, name="n", description="", tags={}
-        )
+        ims.create_image_from_server(session, server_id=SERVER_ID, spec=ImageSpec(name="n"))
 
 
 def test_show_job_reads_the_documented_success_example(cloud, session):
@@ -133,3 +137,180 @@ def test_stop_server_sends_a_soft_stop(cloud, session):
     assert json.loads(route.calls.last.request.content) == {
         "os-stop": {"type": "SOFT", "servers": [{"id": SERVER_ID}]}
     }
+
+
+def test_create_whole_image_sends_the_vault(cloud, session):
+    route = cloud.post(f"{IMS}/v1/cloudimages/wholeimages/action").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+
+    ims.create_whole_image(
+        session, server_id=SERVER_ID, spec=ImageSpec(name="whole"), vault_id="vault-1"
+    )
+
+    body = json.loads(route.calls.last.request.content)
+    assert (body["instance_id"], body["vault_id"], body["name"]) == (SERVER_ID, "vault-1", "whole")
+
+
+def test_create_data_disk_images_names_each_volume_and_no_instance(cloud, session):
+    route = cloud.post(f"{IMS}/v2/cloudimages/action").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+    disks = [
+        ims.DataDiskImage(volume_id="v1", spec=ImageSpec(name="web-data-1")),
+        ims.DataDiskImage(volume_id="v2", spec=ImageSpec(name="web-data-2")),
+    ]
+
+    ims.create_data_disk_images(session, disks)
+
+    body = json.loads(route.calls.last.request.content)
+    assert "instance_id" not in body
+    assert [(d["name"], d["volume_id"]) for d in body["data_images"]] == [
+        ("web-data-1", "v1"),
+        ("web-data-2", "v2"),
+    ]
+
+
+def test_create_data_disk_images_refuses_an_empty_list_before_any_call(cloud, session):
+    with pytest.raises(InvalidInput, match="No data disk"):
+        ims.create_data_disk_images(session, [])
+
+    assert not cloud["token"].called
+
+
+def test_job_data_image_ids_come_from_sub_jobs_or_the_huawei_field():
+    otc = Job.model_validate(
+        {
+            "job_id": "j",
+            "status": "SUCCESS",
+            "entities": {
+                "sub_jobs_result": [
+                    {"status": "SUCCESS", "entities": {"image_id": "i1"}},
+                    {"status": "SUCCESS", "entities": {"image_id": "i2"}},
+                ]
+            },
+        }
+    )
+    huawei = Job.model_validate(
+        {"job_id": "j", "status": "SUCCESS", "entities": {"__data_images": [{"image_id": "i3"}]}}
+    )
+    empty = Job.model_validate({"job_id": "j", "status": "SUCCESS", "entities": {}})
+
+    assert otc.entities.data_image_ids == ["i1", "i2"]
+    assert huawei.entities.data_image_ids == ["i3"]
+    assert empty.entities.data_image_ids == []
+
+
+def test_add_image_tags_uses_the_batch_action_and_checks_rules_first(cloud, session):
+    route = cloud.post(f"{IMS}/v2/{PROJECT_ID}/images/{IMAGE_ID}/tags/action").mock(
+        return_value=httpx.Response(204)
+    )
+
+    ims.add_image_tags(session, IMAGE_ID, {"keep": "yes"})
+    with pytest.raises(InvalidInput, match="must be 1 to 36 characters"):
+        ims.add_image_tags(session, IMAGE_ID, {"k" * 37: "v"})
+
+    assert route.call_count == 1
+    assert json.loads(route.calls.last.request.content) == {
+        "action": "create",
+        "tags": [{"key": "keep", "value": "yes"}],
+    }
+
+
+def test_remove_image_tags_sends_keys_only(cloud, session):
+    route = cloud.post(f"{IMS}/v2/{PROJECT_ID}/images/{IMAGE_ID}/tags/action").mock(
+        return_value=httpx.Response(204)
+    )
+
+    ims.remove_image_tags(session, IMAGE_ID, ["a", "b"])
+
+    assert json.loads(route.calls.last.request.content) == {
+        "action": "delete",
+        "tags": [{"key": "a"}, {"key": "b"}],
+    }
+
+
+def test_delete_image_reports_an_image_already_gone(cloud, session):
+    route = cloud.delete(f"{IMS}/v2/images/{IMAGE_ID}").mock(
+        side_effect=[
+            httpx.Response(204),
+            httpx.Response(404, json={"error": {"code": "IMG.0027", "message": "gone"}}),
+        ]
+    )
+
+    assert ims.delete_image(session, IMAGE_ID, delete_backup=True) is True
+    assert ims.delete_image(session, IMAGE_ID) is False
+    assert json.loads(route.calls[0].request.content) == {"delete_backup": True}
+    assert route.calls[1].request.content == b""
+
+
+def test_delete_image_still_being_made_is_image_busy(cloud, session):
+    cloud.delete(f"{IMS}/v2/images/{IMAGE_ID}").mock(
+        return_value=httpx.Response(400, json={"error": {"code": "IMG.0090", "message": "m"}})
+    )
+
+    with pytest.raises(ImageBusy):
+        ims.delete_image(session, IMAGE_ID)
+
+
+@pytest.mark.parametrize(
+    ("file_format", "expected"),
+    [("qcow2", {"file_format": "qcow2"}), (None, {"is_quick_export": True})],
+)
+def test_export_image_sends_the_bucket_url(cloud, session, file_format, expected):
+    route = cloud.post(f"{IMS}/v1/cloudimages/{IMAGE_ID}/file").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+
+    ims.export_image(
+        session, IMAGE_ID, bucket="ims-image", object_name="web.qcow2", file_format=file_format
+    )
+
+    assert json.loads(route.calls.last.request.content) == {
+        "bucket_url": "ims-image:web.qcow2",
+        **expected,
+    }
+
+
+def test_show_quota_reads_the_documented_example(cloud, session):
+    cloud.get(f"{IMS}/v1/cloudimages/quota").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "quotas": {
+                    "resources": [{"type": "image", "used": 18, "quota": 20, "min": 1, "max": 1000}]
+                }
+            },
+        )
+    )
+
+    assert ims.show_quota(session).remaining == 2
+
+
+def test_list_servers_pages_by_page_number(cloud, session, monkeypatch):
+    monkeypatch.setattr(ecs, "PAGE_SIZE", 2)
+    servers = [{"id": f"s{i}", "name": f"n{i}", "status": "ACTIVE"} for i in range(3)]
+    route = cloud.get(f"{ECS}/v1/{PROJECT_ID}/cloudservers/detail").mock(
+        side_effect=[
+            httpx.Response(200, json={"count": 3, "servers": servers[:2]}),
+            httpx.Response(200, json={"count": 3, "servers": servers[2:]}),
+        ]
+    )
+
+    found = ecs.list_servers(session, tag=("auto-image", "daily"))
+
+    assert [server.id for server in found] == ["s0", "s1", "s2"]
+    params = [dict(call.request.url.params) for call in route.calls]
+    assert [p["offset"] for p in params] == ["1", "2"]
+    assert params[0]["tags"] == "auto-image=daily"
+
+
+def test_forbidden_is_permission_denied_and_not_retried(cloud, session):
+    route = cloud.get(f"{IMS}/v1/cloudimages/quota").mock(
+        return_value=httpx.Response(403, json={"error": {"code": "IMG.0026", "message": "no"}})
+    )
+
+    with pytest.raises(PermissionDenied):
+        ims.show_quota(session)
+
+    assert route.call_count == 1

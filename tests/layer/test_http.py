@@ -82,3 +82,19 @@ def test_send_logs_one_info_line_per_request_without_secrets(respx_mock, caplog)
     assert record.request_id == "req-9"
     assert record.elapsed_ms >= 0
     assert "MIIsecret-token" not in repr(record.__dict__)
+
+
+def test_send_waits_as_long_as_retry_after_says(respx_mock, monkeypatch):
+    waits = []
+    monkeypatch.setattr(http.time, "sleep", waits.append)
+    monkeypatch.setattr(http, "BACKOFF_CAP_SECONDS", 8.0)
+    respx_mock.get(URL).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "0.5"}, json={"error_code": "APIGW.0308"}),
+            httpx.Response(200, json={}),
+        ]
+    )
+
+    http.send("GET", URL)
+
+    assert waits == [0.5]

@@ -10,12 +10,33 @@ from .session import CloudSession
 
 logger = logging.getLogger(__name__)
 
+PAGE_SIZE = 200
+
 
 def show_server(session: CloudSession, server_id: str) -> Server:
     """The server's current state."""
     response = session.request("ecs", "GET", f"/v1/{session.project_id}/cloudservers/{server_id}")
 
     return Server.model_validate(response.json()["server"])
+
+
+def list_servers(session: CloudSession, *, tag: tuple[str, str] | None = None) -> list[Server]:
+    """Every server of the project, or those carrying a `key=value` tag; all pages."""
+    params: dict[str, str | int] = {"limit": PAGE_SIZE, "offset": 1}
+    if tag is not None:
+        params["tags"] = f"{tag[0]}={tag[1]}"
+
+    servers: list[Server] = []
+    while True:
+        response = session.request(
+            "ecs", "GET", f"/v1/{session.project_id}/cloudservers/detail", params=params
+        )
+        page = [Server.model_validate(item) for item in response.json().get("servers", [])]
+        servers.extend(page)
+        if len(page) < PAGE_SIZE:
+            return servers
+        # NOTE: ECS pages by page number, not by item offset.
+        params["offset"] = int(params["offset"]) + 1
 
 
 def stop_server(session: CloudSession, server_id: str, *, hard: bool = False) -> str:

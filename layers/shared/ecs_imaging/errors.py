@@ -32,11 +32,13 @@ class CloudError(EcsImagingError):
         status_code: int | None = None,
         error_code: str | None = None,
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.error_code = error_code
         self.request_id = request_id
+        self.retry_after = retry_after
 
     def to_cause(self) -> dict[str, Any]:
         """The fields a run records about this error (no secrets, by construction)."""
@@ -64,6 +66,10 @@ class CloudRequestNotSent(CloudTransientError):
     """The connection failed before the request reached the cloud."""
 
 
+class PermissionDenied(CloudError):
+    """The credentials are valid but may not do this (HTTP 403, IMG.0026, Ecs.0003)."""
+
+
 class ResourceNotFound(CloudError):
     """The server, image or job does not exist."""
 
@@ -74,6 +80,10 @@ class ServerNotStopped(CloudError):
 
 class ServerBusy(CloudError):
     """The server has a task in progress (IMG.0010, Ecs.0100)."""
+
+
+class ImageBusy(CloudError):
+    """The image is still being made or exported (IMG.0090, IMG.0148)."""
 
 
 class QuotaExceeded(CloudError):
@@ -95,21 +105,34 @@ class ServerStateInvalid(EcsImagingError):
 # IMS and ECS codes that mean something more precise than their HTTP status.
 _CODE_CLASSES: dict[str, type[CloudError]] = {
     "APIGW.0301": CloudAuthError,
+    "IMG.0030": CloudAuthError,
+    "IMG.0087": CloudAuthError,
+    "IMG.0026": PermissionDenied,
+    "Ecs.0003": PermissionDenied,
     "APIGW.0308": CloudThrottled,
     "IMG.0060": CloudThrottled,
     "Common.1503": CloudThrottled,
     "IMG.0005": ResourceNotFound,
     "IMG.0027": ResourceNotFound,
+    "IMG.0086": ResourceNotFound,
+    "IMG.0144": ResourceNotFound,
     "Ecs.0114": ResourceNotFound,
     "Ecs.0614": ResourceNotFound,
     "IMG.0008": ServerNotStopped,
     "IMG.0010": ServerBusy,
     "Ecs.0100": ServerBusy,
     "IMG.0015": QuotaExceeded,
+    "IMG.0090": ImageBusy,
+    "IMG.0148": ImageBusy,
 }
 
 
-def error_from_response(status_code: int, body: bytes, request_id: str | None) -> CloudError:
+def error_from_response(
+    status_code: int,
+    body: bytes,
+    request_id: str | None,
+    retry_after: str | None = None,
+) -> CloudError:
     """Translate a cloud error answer into the exception tree; the one place that does."""
     code, message = _parse_error_body(body)
     error_class = _CODE_CLASSES.get(code or "") or _class_for_status(status_code)
@@ -119,12 +142,25 @@ def error_from_response(status_code: int, body: bytes, request_id: str | None) -
         status_code=status_code,
         error_code=code,
         request_id=request_id,
+        retry_after=_parse_retry_after(retry_after),
     )
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    # Only the delta-seconds form: the cloud's gateways send no HTTP dates here.
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+
+    return seconds if seconds is not None and seconds >= 0 else None
 
 
 def _class_for_status(status_code: int) -> type[CloudError]:
     if status_code == 401:
         return CloudAuthError
+    if status_code == 403:
+        return PermissionDenied
     if status_code == 429:
         return CloudThrottled
     if status_code == 404:

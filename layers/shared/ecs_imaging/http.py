@@ -80,7 +80,7 @@ def send(
             retryable = isinstance(exc, CloudThrottled | CloudTransientError)
             if not (retry and retryable) or attempt >= MAX_ATTEMPTS:
                 raise
-            time.sleep(_backoff_seconds(attempt))
+            time.sleep(_backoff_seconds(attempt, exc.retry_after))
             attempt += 1
 
 
@@ -110,7 +110,12 @@ def _send_once(
     if response.is_success:
         return response
 
-    raise error_from_response(response.status_code, response.content, request_id)
+    raise error_from_response(
+        response.status_code,
+        response.content,
+        request_id,
+        response.headers.get("Retry-After"),
+    )
 
 
 def _log_request(
@@ -130,7 +135,10 @@ def _log_request(
     )
 
 
-def _backoff_seconds(attempt: int) -> float:
+def _backoff_seconds(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        # The cloud said when; a longer wait belongs to the state machine's Retry.
+        return min(retry_after, BACKOFF_CAP_SECONDS)
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
 
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography

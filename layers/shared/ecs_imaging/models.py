@@ -39,18 +39,22 @@ def _check_description(value: str) -> str:
     return value
 
 
+def _check_tag(raw_key: str, raw_value: str) -> tuple[str, str]:
+    # IMS trims leading and trailing spaces of keys and values.
+    key, value = raw_key.strip(), raw_value.strip()
+    if not 1 <= len(key) <= TAG_KEY_MAX:
+        raise ValueError(f"key {raw_key!r} must be 1 to {TAG_KEY_MAX} characters")
+    if len(value) > TAG_VALUE_MAX:
+        raise ValueError(f"value of {key!r} is longer than {TAG_VALUE_MAX} characters")
+
+    return key, value
+
+
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
-    checked: dict[str, str] = {}
-    for raw_key, raw_value in tags.items():
-        # IMS trims leading and trailing spaces of keys and values.
-        key, value = raw_key.strip(), raw_value.strip()
-        if not 1 <= len(key) <= TAG_KEY_MAX:
-            raise ValueError(f"key {raw_key!r} must be 1 to {TAG_KEY_MAX} characters")
-        if len(value) > TAG_VALUE_MAX:
-            raise ValueError(f"value of {key!r} is longer than {TAG_VALUE_MAX} characters")
-        if key.startswith(RESERVED_TAG_PREFIX):
-            raise ValueError(f"key {key!r} uses the prefix reserved for the pipeline")
-        checked[key] = value
+    checked = dict(_check_tag(key, value) for key, value in tags.items())
+    reserved = sorted(key for key in checked if key.startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        raise ValueError(f"key {reserved[0]!r} uses the prefix reserved for the pipeline")
     if len(checked) > USER_TAG_BUDGET:
         raise ValueError(
             f"has {len(checked)} tags; at most {USER_TAG_BUDGET} fit beside the "
@@ -60,10 +64,19 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return checked
 
 
+def _check_image_tags(tags: dict[str, str]) -> dict[str, str]:
+    checked = dict(_check_tag(key, value) for key, value in tags.items())
+    if len(checked) > MAX_TAGS_PER_IMAGE:
+        raise ValueError(f"has {len(checked)} tags; IMS allows {MAX_TAGS_PER_IMAGE} per image")
+
+    return checked
+
+
 ServerId = Annotated[str, Field(pattern=UUID_PATTERN)]
 ImageName = Annotated[str, Field(pattern=IMAGE_NAME_PATTERN, max_length=128)]
 Description = Annotated[str, Field(max_length=1024), AfterValidator(_check_description)]
 Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
+ImageTags = Annotated[dict[str, str], AfterValidator(_check_image_tags)]
 
 
 class StopPolicy(StrEnum):
@@ -232,6 +245,19 @@ class _ApiModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
+class AttachedVolume(_ApiModel):
+    """A disk attached to a server; boot index 0 is the system disk."""
+
+    id: str
+    boot_index: str | None = Field(default=None, alias="bootIndex")
+    device: str | None = None
+
+    @property
+    def is_system_disk(self) -> bool:
+        """True for the disk the server boots from."""
+        return self.boot_index == "0"
+
+
 class Server(_ApiModel):
     """An ECS server as `GET /v1/{project_id}/cloudservers/{id}` shows it."""
 
@@ -240,6 +266,19 @@ class Server(_ApiModel):
     status: str
     task_state: str | None = Field(default=None, alias="OS-EXT-STS:task_state")
     tags: list[str] = Field(default_factory=list)
+    volumes: list[AttachedVolume] = Field(
+        default_factory=list, alias="os-extended-volumes:volumes_attached"
+    )
+
+    @property
+    def data_volumes(self) -> list[AttachedVolume]:
+        """The attached disks other than the system disk."""
+        return [volume for volume in self.volumes if not volume.is_system_disk]
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        """The server's `key=value` tags as a mapping."""
+        return dict(_split_tag(tag) for tag in self.tags)
 
     @property
     def is_stopped(self) -> bool:
@@ -252,12 +291,38 @@ class Server(_ApiModel):
         return self.status == "ACTIVE" and not self.task_state
 
 
+class SubJobEntities(_ApiModel):
+    """What one sub-job of a data-disk image job made."""
+
+    image_id: str | None = None
+    image_name: str | None = None
+
+
+class SubJob(_ApiModel):
+    """One sub-job of an image job (one per data-disk image)."""
+
+    status: JobStatus | None = None
+    job_id: str | None = None
+    entities: SubJobEntities = Field(default_factory=SubJobEntities)
+
+
 class JobEntities(_ApiModel):
-    """The parts of a job's `entities` used: the image made, and progress."""
+    """The parts of a job's `entities` used: the images made, and progress."""
 
     image_id: str | None = None
     image_name: str | None = None
     process_percent: float | None = None
+    sub_jobs_result: list[SubJob] = Field(default_factory=list)
+    # Huawei Cloud reports data-disk images here instead of in the sub-jobs.
+    data_images: list[SubJobEntities] = Field(default_factory=list, alias="__data_images")
+
+    @property
+    def data_image_ids(self) -> list[str]:
+        """The ids of the data-disk images a job made, wherever the cloud put them."""
+        found = [sub.entities.image_id for sub in self.sub_jobs_result]
+        found += [image.image_id for image in self.data_images]
+
+        return list(dict.fromkeys(image_id for image_id in found if image_id))
 
 
 class Job(_ApiModel):
@@ -281,6 +346,58 @@ class Image(_ApiModel):
     status: str
     tags: list[str] = Field(default_factory=list)
     created_at: str | None = None
+    whole_image: bool | str | None = Field(default=None, alias="__whole_image")
+    backup_id: str | None = Field(default=None, alias="__backup_id")
+    protected: bool = False
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        """The image's `key=value` tags as a mapping."""
+        return dict(_split_tag(tag) for tag in self.tags)
+
+    @property
+    def is_whole_image(self) -> bool:
+        """True for a full-ECS image (backed by a CBR or CSBS backup)."""
+        return str(self.whole_image).lower() == "true"
+
+
+class ImageQuota(_ApiModel):
+    """The private image quota of the project."""
+
+    used: int
+    quota: int
+
+    @property
+    def remaining(self) -> int:
+        """How many more private images fit."""
+        return max(self.quota - self.used, 0)
+
+
+class ImageSpec(BaseModel):
+    """What IMS is asked to make; checked before any call with the documented rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: ImageName
+    description: Description = ""
+    tags: ImageTags = Field(default_factory=dict)
+    max_ram: int | None = Field(default=None, ge=0)
+    min_ram: int | None = Field(default=None, ge=0)
+    enterprise_project_id: str | None = Field(default=None, max_length=36)
+
+
+class ImageTagSet(BaseModel):
+    """Tags for one image, checked with the documented rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tags: ImageTags
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    key, _, value = tag.partition("=")
+
+    return key, value
 
 
 # --- validation errors ----------------------------------------------------------

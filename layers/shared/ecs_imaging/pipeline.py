@@ -17,6 +17,7 @@ from .config import Settings, get_settings
 from .errors import ServerBusy, ServerJobFailed, ServerStateInvalid
 from .models import (
     FailureRecord,
+    ImageSpec,
     JobCheck,
     JobStatus,
     PipelineInput,
@@ -150,14 +151,12 @@ def create_image(run: RunContext, session: CloudSession | None = None) -> JobChe
             wait_seconds=run.min_wait_seconds,
         )
 
-    tags = {**naming.pipeline_tags(run.run_id, run.server_id), **run.tags}
-    job_id = ims.create_image_from_server(
-        session,
-        server_id=run.server_id,
+    spec = ImageSpec(
         name=run.image_name,
         description=run.description,
-        tags=tags,
+        tags={**naming.pipeline_tags(run.run_id, run.server_id), **run.tags},
     )
+    job_id = ims.create_image_from_server(session, server_id=run.server_id, spec=spec)
 
     return JobCheck(
         job_id=job_id,
