@@ -66,3 +66,48 @@ def test_get_settings_reads_the_environment_once(monkeypatch):
     assert config.get_settings() is first
     config.reset_settings()
     assert config.get_settings().region == "eu-nl"
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({config.OS_REGION_NAME: "Frankfurt"}, config.OS_REGION_NAME),
+        ({config.OS_REGION_NAME: "eu-de", config.OS_PROJECT_NAME: "eu-nl"}, config.OS_PROJECT_NAME),
+        ({config.REGION: "eu-de", config.OS_PROJECT_ID: "eu-de"}, config.OS_PROJECT_ID),
+        ({config.REGION: "eu-de", config.OS_AUTH_URL: "http://iam.example"}, config.OS_AUTH_URL),
+    ],
+)
+def test_load_settings_names_the_os_variable_that_holds_a_bad_value(environ, named):
+    with pytest.raises(ConfigurationError, match=named):
+        config.load_settings(environ)
+
+
+def test_load_settings_names_both_sides_of_a_project_of_another_region():
+    with pytest.raises(ConfigurationError) as caught:
+        config.load_settings({config.REGION: "eu-de", config.PROJECT_NAME: "eu-nl_ops"})
+
+    assert config.PROJECT_NAME in str(caught.value)
+    assert config.REGION in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1@iam.example.org",
+        "http://127.0.0.1.example.org",
+        "http://localhost.example.org:8080",
+        "http://localhostile.example",
+        "ftp://127.0.0.1",
+        "https://user:pw@iam.example.org",
+    ],
+)
+def test_plain_http_is_refused_for_anything_but_loopback(endpoint):
+    with pytest.raises(ConfigurationError, match="https://"):
+        config.load_settings({config.REGION: "eu-de", config.IAM_ENDPOINT: endpoint})
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:8080", "http://localhost:1"])
+def test_plain_http_is_accepted_on_loopback(endpoint):
+    settings = config.load_settings({config.REGION: "eu-de", config.IAM_ENDPOINT: endpoint})
+
+    assert settings.iam_endpoint == endpoint

@@ -1,7 +1,9 @@
 """Every environment variable the package reads, read when first needed.
 
 Locally the `OS_*` variables that openstacksdk users already have are honoured; an
-`ECS_IMAGING_*` variable wins over its `OS_*` counterpart.
+`ECS_IMAGING_*` variable wins over its `OS_*` counterpart. `OS_CLOUD` and
+`OS_CLIENT_CONFIG_FILE` are read by the local engine only, which turns a clouds.yaml
+entry into the `OS_*` variables below.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
 
@@ -27,6 +30,7 @@ DEADLINE_MINUTES = "ECS_IMAGING_DEADLINE_MINUTES"
 MIN_WAIT_SECONDS = "ECS_IMAGING_MIN_WAIT_SECONDS"
 MAX_WAIT_SECONDS = "ECS_IMAGING_MAX_WAIT_SECONDS"
 HTTP_TIMEOUT_SECONDS = "ECS_IMAGING_HTTP_TIMEOUT_SECONDS"
+EVENT_BUS_NAME = "ECS_IMAGING_EVENT_BUS_NAME"
 OS_AUTH_URL = "OS_AUTH_URL"
 OS_REGION_NAME = "OS_REGION_NAME"
 OS_PROJECT_ID = "OS_PROJECT_ID"
@@ -35,6 +39,15 @@ OS_USERNAME = "OS_USERNAME"
 OS_PASSWORD = "OS_PASSWORD"  # noqa: S105 - the variable's name, not a password
 OS_USER_DOMAIN_NAME = "OS_USER_DOMAIN_NAME"
 OS_DOMAIN_NAME = "OS_DOMAIN_NAME"
+OS_ACCESS_KEY = "OS_ACCESS_KEY"
+OS_SECRET_KEY = "OS_SECRET_KEY"  # noqa: S105 - the variable's name, not a key
+OS_SECURITY_TOKEN = "OS_SECURITY_TOKEN"  # noqa: S105 - the variable's name
+OS_CLOUD = "OS_CLOUD"
+OS_CLIENT_CONFIG_FILE = "OS_CLIENT_CONFIG_FILE"
+OS_CLIENT_SECURE_FILE = "OS_CLIENT_SECURE_FILE"
+AGENCY_NAME = "ECS_IMAGING_AGENCY_NAME"
+AGENCY_DOMAIN_NAME = "ECS_IMAGING_AGENCY_DOMAIN_NAME"
+AGENCY_DOMAIN_ID = "ECS_IMAGING_AGENCY_DOMAIN_ID"
 EXTENSION_HTTP_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"  # noqa: S105 - the variable's name
 
@@ -70,6 +83,7 @@ class Settings:
     min_wait_seconds: int = 10
     max_wait_seconds: int = 120
     http_timeout_seconds: float = 10.0
+    event_bus_name: str = "default"
 
 
 @functools.cache
@@ -86,27 +100,28 @@ def reset_settings() -> None:
 def load_settings(environ: Mapping[str, str]) -> Settings:
     """Build and check the settings from a mapping of environment variables."""
     cloud = _read_cloud(environ)
-    region = _first(environ, REGION, OS_REGION_NAME)
+    region_variable, region = _lookup(environ, REGION, OS_REGION_NAME)
     if not region:
         raise ConfigurationError(f"Set {REGION} (or {OS_REGION_NAME}), e.g. 'eu-de'.")
     if not _REGION_PATTERN.match(region):
-        raise ConfigurationError(f"{REGION} is not a region name: {region!r}.")
+        raise ConfigurationError(f"{region_variable} is not a region name: {region!r}.")
 
-    project_name = _first(environ, PROJECT_NAME, OS_PROJECT_NAME) or region
+    project_variable, project_name = _lookup(environ, PROJECT_NAME, OS_PROJECT_NAME)
+    project_name = project_name or region
     if not (project_name == region or project_name.startswith(f"{region}_")):
         raise ConfigurationError(
             f"Project {project_name!r} does not belong to region {region!r}; "
-            f"fix {PROJECT_NAME} or {REGION}."
+            f"fix {project_variable} or {region_variable}."
         )
-    project_id = _first(environ, PROJECT_ID, OS_PROJECT_ID) or None
-    if project_id is not None and not _PROJECT_ID_PATTERN.match(project_id):
-        raise ConfigurationError(f"{PROJECT_ID} is not a project id: {project_id!r}.")
+    id_variable, project_id = _lookup(environ, PROJECT_ID, OS_PROJECT_ID)
+    if project_id and not _PROJECT_ID_PATTERN.match(project_id):
+        raise ConfigurationError(f"{id_variable} is not a project id: {project_id!r}.")
 
     return Settings(
         cloud=cloud,
         region=region,
         project_name=project_name,
-        project_id=project_id,
+        project_id=project_id or None,
         iam_endpoint=_endpoint(environ, "iam", cloud, region),
         ecs_endpoint=_endpoint(environ, "ecs", cloud, region),
         ims_endpoint=_endpoint(environ, "ims", cloud, region),
@@ -115,6 +130,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         min_wait_seconds=_read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600),
         max_wait_seconds=_read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600),
         http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 10, 1, 60)),
+        event_bus_name=environ.get(EVENT_BUS_NAME) or "default",
     )
 
 
@@ -139,17 +155,32 @@ def _read_cloud(environ: Mapping[str, str]) -> Cloud:
 
 def _endpoint(environ: Mapping[str, str], service: str, cloud: Cloud, region: str) -> str:
     names = {"iam": (IAM_ENDPOINT, OS_AUTH_URL), "ecs": (ECS_ENDPOINT,), "ims": (IMS_ENDPOINT,)}
-    value = _first(environ, *names[service])
+    name, value = _lookup(environ, *names[service])
     if not value:
         return cloud.endpoint(service, region)
-    if not value.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+    if not _is_allowed_endpoint(value):
         raise ConfigurationError(
-            f"{names[service][0]} must be an https:// URL (plain http only on this "
-            f"machine), not {value!r}."
+            f"{name} must be an https:// URL (plain http only on this machine), not {value!r}."
         )
 
     # OS_AUTH_URL usually ends in /v3; the token path adds it again.
     return value.rstrip("/").removesuffix("/v3")
+
+
+def _is_allowed_endpoint(value: str) -> bool:
+    # Parsed, not prefix-matched: "http://127.0.0.1@host" and
+    # "http://localhost.example" must not pass for loopback.
+    try:
+        url = urlsplit(value)
+        hostname = url.hostname
+    except ValueError:
+        return False
+    if not hostname or url.username is not None or url.password is not None:
+        return False
+
+    return url.scheme == "https" or (
+        url.scheme == "http" and hostname in ("127.0.0.1", "localhost", "::1")
+    )
 
 
 def _read_int(
@@ -172,10 +203,11 @@ def _read_int(
     return value
 
 
-def _first(environ: Mapping[str, str], *names: str) -> str:
+def _lookup(environ: Mapping[str, str], *names: str) -> tuple[str, str]:
+    """The first of `names` that is set and its value, or the first name and ""."""
     for name in names:
         value = environ.get(name, "").strip()
         if value:
-            return value
+            return name, value
 
-    return ""
+    return names[0], ""
