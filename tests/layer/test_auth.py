@@ -1,3 +1,4 @@
+import itertools
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -130,3 +131,238 @@ def test_token_requests_reach_only_iam(cloud):
     auth.get_token()
 
     assert cloud["token"].calls.last.request.url.host == httpx.URL(IAM).host
+
+
+ACCESS_KEY = "AKEXAMPLE0000000TEST"
+OTHER_ACCESS_KEY = "AKEXAMPLE0000000NEXT"
+SHOW_SERVER = f"/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}"
+PROJECTS = {"projects": [{"id": PROJECT_ID, "name": "eu-de", "domain_id": "d1"}]}
+
+
+@pytest.fixture
+def access_key(monkeypatch):
+    monkeypatch.delenv(config.OS_USERNAME)
+    monkeypatch.delenv(config.OS_PASSWORD)
+    monkeypatch.setenv(config.OS_ACCESS_KEY, ACCESS_KEY)
+    monkeypatch.setenv(config.OS_SECRET_KEY, "sk-example-for-tests")
+
+
+@pytest.fixture
+def projects(cloud):
+    return cloud.get(f"{IAM}/v3/projects", params={"name": "eu-de"}, name="projects").mock(
+        return_value=httpx.Response(200, json=PROJECTS)
+    )
+
+
+def test_get_token_with_an_access_key_says_there_is_none(access_key):
+    with pytest.raises(ConfigurationError, match="access key"):
+        auth.get_token()
+
+
+def _show_server_route(cloud, *answers):
+    route = cloud.get(f"{ECS}{SHOW_SERVER}")
+    if answers:
+        return route.mock(side_effect=list(answers))
+
+    return route.mock(return_value=httpx.Response(200, json=SERVER))
+
+
+def _show_server(session):
+    return session.request("ecs", "GET", f"/v1/{session.project_id}/cloudservers/{SERVER_ID}")
+
+
+def _access_key_of(request):
+    return request.headers["Authorization"].split("Access=")[1].split(",")[0]
+
+
+def test_access_key_requests_are_signed_and_carry_no_token(cloud, access_key, projects):
+    route = _show_server_route(cloud)
+
+    CloudSession().request("ecs", "GET", SHOW_SERVER)
+
+    sent = route.calls.last.request.headers
+    assert sent["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={ACCESS_KEY}, ")
+    assert sent["X-Project-Id"] == PROJECT_ID
+    assert len(sent["X-Sdk-Date"]) == len("20261204T150000Z")
+    assert "X-Auth-Token" not in sent
+    assert "X-Security-Token" not in sent
+    assert cloud["token"].call_count == 0
+
+
+def test_temporary_access_key_requests_carry_the_security_token(cloud, access_key, monkeypatch):
+    monkeypatch.setenv(config.OS_SECURITY_TOKEN, "example-security-token")
+    monkeypatch.setenv(config.PROJECT_ID, PROJECT_ID)
+    route = cloud.post("https://ims.eu-de.otc.t-systems.com/v2/cloudimages/action").mock(
+        return_value=httpx.Response(200, json={"job_id": "j1"})
+    )
+
+    CloudSession().request("ims", "POST", "/v2/cloudimages/action", json={"name": "web-01"})
+
+    sent = route.calls.last.request.headers
+    assert sent["X-Security-Token"] == "example-security-token"
+    assert "x-security-token" in sent["Authorization"]
+    assert "X-Auth-Token" not in sent
+
+
+def test_project_id_is_looked_up_once_across_many_requests_and_threads(cloud, access_key, projects):
+    route = _show_server_route(cloud)
+    session = CloudSession()
+
+    threads = [threading.Thread(target=_show_server, args=(session,)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert route.call_count == 8
+    assert projects.call_count == 1
+    assert session.project_id == PROJECT_ID
+    assert projects.calls.last.request.headers["Authorization"].startswith("SDK-HMAC-SHA256")
+    assert "X-Project-Id" not in projects.calls.last.request.headers
+
+
+def test_a_configured_project_id_needs_no_look_up(cloud, access_key, projects, monkeypatch):
+    monkeypatch.setenv(config.PROJECT_ID, PROJECT_ID)
+    _show_server_route(cloud)
+
+    _show_server(CloudSession())
+
+    assert projects.call_count == 0
+
+
+def test_a_project_missing_from_the_region_names_the_setting(cloud, access_key, projects):
+    projects.mock(return_value=httpx.Response(200, json={"projects": []}))
+
+    with pytest.raises(ConfigurationError, match=config.PROJECT_NAME) as caught:
+        _show_server(CloudSession())
+
+    assert "'eu-de'" in str(caught.value)
+
+
+def test_a_refused_access_key_is_read_again_and_the_request_repeated_once(
+    cloud, access_key, projects, monkeypatch
+):
+    route = _show_server_route(
+        cloud,
+        httpx.Response(401, json={"error_code": "APIGW.0301", "error_msg": "bad signature"}),
+        httpx.Response(200, json=SERVER),
+    )
+    session = CloudSession()
+    credentials.get_credentials()
+    monkeypatch.setenv(config.OS_ACCESS_KEY, OTHER_ACCESS_KEY)
+
+    session.request("ecs", "GET", SHOW_SERVER)
+
+    assert [_access_key_of(call.request) for call in route.calls] == [
+        ACCESS_KEY,
+        OTHER_ACCESS_KEY,
+    ]
+
+
+def test_a_refused_access_key_that_did_not_change_is_not_sent_again(cloud, access_key, projects):
+    route = _show_server_route(
+        cloud, httpx.Response(401, json={"error_code": "APIGW.0301", "error_msg": "no"})
+    )
+
+    with pytest.raises(CloudAuthError):
+        CloudSession().request("ecs", "GET", SHOW_SERVER)
+
+    assert route.call_count == 1
+
+
+AGENCY_ENVIRONMENT = {
+    config.AGENCY_NAME: "ops-agency",
+    config.AGENCY_DOMAIN_NAME: "OTC-EU-DE-00000000001000000002",
+}
+
+
+@pytest.fixture
+def agency(cloud, monkeypatch):
+    for name, value in AGENCY_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+
+    agency_tokens = itertools.count(1)
+
+    def answer(request):
+        body = json.loads(request.content)
+        if body["auth"]["identity"]["methods"] == ["assume_role"]:
+            return token_response(f"agency-{next(agency_tokens)}")
+        return token_response("user-token")
+
+    cloud["token"].side_effect = answer
+
+    return cloud["token"]
+
+
+def _bodies(route):
+    return [json.loads(call.request.content) for call in route.calls]
+
+
+def test_agency_token_request_is_the_documented_assume_role_body(agency):
+    _, token = auth.get_token()
+
+    user_request, agency_request = (call.request for call in agency.calls)
+    assert json.loads(agency_request.content) == {
+        "auth": {
+            "identity": {
+                "methods": ["assume_role"],
+                "assume_role": {
+                    "domain_name": "OTC-EU-DE-00000000001000000002",
+                    "agency_name": "ops-agency",
+                },
+            },
+            "scope": {"project": {"name": "eu-de"}},
+        }
+    }
+    assert agency_request.headers["X-Auth-Token"] == "user-token"
+    assert json.loads(user_request.content)["auth"]["scope"] == {
+        "domain": {"name": "OTC-EU-DE-00000000001000000001"}
+    }
+    assert token.value.startswith("agency-")
+
+
+def test_agency_token_request_names_the_domain_by_id_when_given(agency, monkeypatch):
+    monkeypatch.delenv(config.AGENCY_DOMAIN_NAME)
+    monkeypatch.setenv(config.AGENCY_DOMAIN_ID, "5c1e0a7b9d3f4e2a8b6c0d1e2f3a4b5c")
+
+    auth.get_token()
+
+    assume_role = _bodies(agency)[-1]["auth"]["identity"]["assume_role"]
+    assert assume_role == {
+        "domain_id": "5c1e0a7b9d3f4e2a8b6c0d1e2f3a4b5c",
+        "agency_name": "ops-agency",
+    }
+
+
+def test_agency_tokens_are_cached_per_agency_over_one_user_token(agency, monkeypatch):
+    before = auth.token_cache.fetches
+    _, first = auth.get_token()
+    monkeypatch.setenv(config.AGENCY_NAME, "other-agency")
+    credentials.forget_credentials()
+    _, second = auth.get_token()
+    monkeypatch.setenv(config.AGENCY_NAME, "ops-agency")
+    credentials.forget_credentials()
+    _, again = auth.get_token()
+
+    methods = [body["auth"]["identity"]["methods"][0] for body in _bodies(agency)]
+    assert methods == ["password", "assume_role", "assume_role"]
+    assert again == first
+    assert second != first
+    assert auth.token_cache.fetches - before == 3
+
+
+def test_a_refused_agency_token_is_replaced_without_a_new_user_token(cloud, agency):
+    route = _show_server_route(
+        cloud,
+        httpx.Response(401, json={"error_code": "APIGW.0301", "error_msg": "expired"}),
+        httpx.Response(200, json=SERVER),
+    )
+
+    _show_server(CloudSession())
+
+    methods = [body["auth"]["identity"]["methods"][0] for body in _bodies(agency)]
+    assert methods == ["password", "assume_role", "assume_role"]
+    assert [call.request.headers["X-Auth-Token"] for call in route.calls] == [
+        "agency-1",
+        "agency-2",
+    ]
