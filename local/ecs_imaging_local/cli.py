@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -14,6 +15,7 @@ from ecs_imaging import events
 from ecs_imaging.auth import token_cache
 from ecs_imaging.errors import EcsImagingError
 
+from .clouds import cloud_variables
 from .emulator import Emulator
 from .engine import ExecutionResult, LocalEngine
 from .environment import configured, emulator_environment
@@ -58,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         run_input["server_id"] = args.server_id
 
     if args.cloud:
-        with configured({}), LocalEngine(time_scale=1.0) as engine:
+        variables = cloud_variables(os.environ)
+        with configured(variables), LocalEngine(time_scale=1.0) as engine:
             result = _run_one(engine, run_input, None)
     else:
         with (
@@ -164,7 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     run_parser.add_argument(
         "--cloud",
         action="store_true",
-        help="use the real cloud with the credentials in the OS_* variables",
+        help="use the real cloud with the OS_* variables or the clouds.yaml entry OS_CLOUD names",
     )
     _add_emulator_options(run_parser)
     run_parser.set_defaults(command=run)
