@@ -10,12 +10,18 @@ from ecs_imaging.observability import logger
 
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Task "Stop server": returns $.server with the server job id."""
+    """Task "Stop server": returns the whole state, $.run and $.server."""
     run = parse_model(RunContext, event.get("run"), "run state")
     logger.append_keys(execution_id=run.execution_id, server_id=run.server_id)
 
-    server = pipeline.stop_server(run)
+    state = pipeline.stop_server(run)
 
-    logger.info("Server stop requested", extra={"server_job_id": server.stop_job_id})
+    logger.info(
+        "Server stop requested",
+        extra={
+            "server_job_id": state["server"]["stop_job_id"],
+            "stopped_by_pipeline": state["run"]["stopped_by_pipeline"],
+        },
+    )
 
-    return server.model_dump(mode="json")
+    return state

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +30,9 @@ DEMO_TIME_SCALE = 0.02
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ecs_imaging_local`."""
     args = _parser().parse_args(argv)
+    # A handler that fails before it adds a metric makes Powertools warn; the run's
+    # own failure line says more.
+    warnings.filterwarnings("ignore", "No application metrics to publish")
     try:
         return int(args.command(args))
     except EcsImagingError as exc:
@@ -38,9 +42,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     """The main job: an ECS-stop notification in, private images out, on the emulator."""
-    body = json.loads(Path(args.event).read_text("utf-8"))
+    body = _read_json(args.event, "--event")
     trace = events.trace_from_notification(body)
     inputs = events.pipeline_inputs_for_trace(trace)
+    if not inputs:
+        print(
+            f"notification ignored: trace {trace.trace_id} is {trace.trace_name!r} rated "
+            f"{trace.trace_rating!r}, not a successful stopServer of an ECS server",
+            file=sys.stderr,
+        )
     inputs.append({"server_id": RUNNING_SAMPLE_SERVER, "trigger": {"kind": "direct"}})
 
     with (
@@ -55,9 +65,11 @@ def demo(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """One run for one server, on the emulator or, with --cloud, on the real cloud."""
-    run_input = json.loads(Path(args.input).read_text("utf-8")) if args.input else {}
+    if bool(args.input) == bool(args.server_id):
+        raise SystemExit("run: give either --server-id or --input (see --help)")
+    run_input = _read_json(args.input, "--input") if args.input else {}
     if args.server_id:
-        run_input["server_id"] = args.server_id
+        run_input = {"server_id": args.server_id}
 
     if args.cloud:
         variables = cloud_variables(os.environ)
@@ -74,10 +86,19 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result["status"] == "SUCCEEDED" else 1
 
 
+def _read_json(path: str, option: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except OSError as exc:
+        raise SystemExit(f"{option}: cannot read {path!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SystemExit(f"{option}: {path!r} is not JSON: {exc}") from None
+
+
 def _run_one(
     engine: LocalEngine, run_input: dict[str, Any], emulator: Emulator | None
 ) -> dict[str, Any]:
-    server_id = str(run_input.get("server_id"))
+    server_id = str(run_input.get("server_id")) if isinstance(run_input, dict) else "?"
     printer = _ProgressPrinter(server_id, sys.stderr)
     tokens_before = token_cache.fetches
 
@@ -94,6 +115,8 @@ def _run_one(
 
 def _summary(result: ExecutionResult, server_id: str, token_requests: int) -> dict[str, Any]:
     facts = result.output if isinstance(result.output, dict) else result.cause_json or {}
+    if not isinstance(facts, dict):
+        facts = {}
 
     return {
         "status": result.status,
@@ -105,6 +128,9 @@ def _summary(result: ExecutionResult, server_id: str, token_requests: int) -> di
         "iam_token_requests": token_requests,
         "state_transitions": len(result.states_entered),
         "elapsed_s": result.elapsed_s,
+        "outcome": facts.get("outcome"),
+        "error": result.error,
+        "reason": facts.get("reason") or _readable(result.cause) or None,
     }
 
 
@@ -123,6 +149,10 @@ class _ProgressPrinter:
             details = event["stateExitedEventDetails"]
             if details["name"] == "Check image job":
                 self._say_progress(json.loads(details["output"]).get("job") or {})
+        elif kind == "ExecutionSucceeded":
+            output = json.loads(event["executionSucceededEventDetails"].get("output") or "{}")
+            if output.get("outcome") == "SKIPPED":
+                self._say(f"run skipped: {output.get('reason')}")
         elif kind == "ExecutionFailed":
             failure = event.get("executionFailedEventDetails", {})
             self._say(f"run failed: {failure.get('error')}: {_readable(failure.get('cause'))}")
@@ -144,8 +174,10 @@ def _readable(cause: str | None) -> str:
         parsed = json.loads(cause or "")
     except ValueError:
         return cause or ""
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
 
-    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)
+    return cause or ""
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -96,15 +96,18 @@ def state_machine(template: dict[str, Any], logical_id: str) -> StateMachineSpec
     properties = template["Resources"][logical_id]["Properties"]
     definition = (TEMPLATE_PATH.parent / properties["DefinitionUri"]).read_text("utf-8")
     specs = functions(template)
+    parameters = template.get("Parameters", {})
     for name, value in properties.get("DefinitionSubstitutions", {}).items():
-        definition = definition.replace(f"${{{name}}}", _resolve(value, specs))
+        definition = definition.replace(f"${{{name}}}", _resolve(value, specs, parameters))
 
     return StateMachineSpec(logical_id=logical_id, definition=definition)
 
 
-def _resolve(value: Any, specs: dict[str, FunctionSpec]) -> str:
+def _resolve(value: Any, specs: dict[str, FunctionSpec], parameters: dict[str, Any]) -> str:
     if isinstance(value, str):
         return value
+    if value.get("Ref") in parameters:
+        return str(parameters[value["Ref"]]["Default"])
     attribute = value.get("Fn::GetAtt")
     if isinstance(attribute, str):
         attribute = attribute.split(".", 1)

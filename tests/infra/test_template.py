@@ -247,7 +247,17 @@ def test_state_machine_invokes_only_its_functions(resources):
         for statement in statements:
             if statement not in invoke:
                 actions = set(_as_list(statement["Action"]))
-                assert actions <= LOG_DELIVERY_ACTIONS, logical_id
+                assert actions <= LOG_DELIVERY_ACTIONS | {"events:PutEvents"}, logical_id
+
+
+def test_state_machine_puts_events_on_its_own_bus_only(resources):
+    for logical_id, state_machine in _state_machines(resources).items():
+        statements = list(_statements(state_machine["Properties"]["Policies"]))
+        put = [s for s in statements if "events:PutEvents" in _as_list(s["Action"])]
+
+        for statement in put:
+            [resource] = _as_list(statement["Resource"])
+            assert resource["Fn::Sub"].endswith(":event-bus/${EventBusName}"), logical_id
 
 
 def test_state_machine_logging_excludes_execution_data(resources):

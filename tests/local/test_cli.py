@@ -34,7 +34,11 @@ def test_demo_images_the_event_server_and_a_running_server():
         "iam_token_requests",
         "state_transitions",
         "elapsed_s",
+        "outcome",
+        "error",
+        "reason",
     }
+    assert lines[1]["outcome"] == "IMAGED"
     assert lines[0]["iam_token_requests"] == 1
     assert lines[1]["iam_token_requests"] == 0
     assert all(line["image_id"] and line["polls"] >= 1 for line in lines)
@@ -58,3 +62,5 @@ def test_run_rejects_a_bad_server_id_with_the_field_named():
     assert "Run rejected" in result.stderr
     assert "server_id must be a UUID" in result.stderr
     assert "'web-01'" in result.stderr
+    assert line["error"] == "InvalidInput"
+    assert "server_id must be a UUID" in line["reason"]

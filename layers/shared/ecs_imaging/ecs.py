@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from .models import Job, Server
+from .http import job_id_of, json_object
+from .models import Job, Server, parse_api
 from .session import CloudSession
 
 logger = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ def show_server(session: CloudSession, server_id: str) -> Server:
     """The server's current state."""
     response = session.request("ecs", "GET", f"/v1/{session.project_id}/cloudservers/{server_id}")
 
-    return Server.model_validate(response.json()["server"])
+    return parse_api(Server, json_object(response).get("server"), "server")
 
 
 def list_servers(session: CloudSession, *, tag: tuple[str, str] | None = None) -> list[Server]:
@@ -31,7 +32,9 @@ def list_servers(session: CloudSession, *, tag: tuple[str, str] | None = None) -
         response = session.request(
             "ecs", "GET", f"/v1/{session.project_id}/cloudservers/detail", params=params
         )
-        page = [Server.model_validate(item) for item in response.json().get("servers", [])]
+        page = [
+            parse_api(Server, item, "server") for item in json_object(response).get("servers", [])
+        ]
         servers.extend(page)
         if len(page) < PAGE_SIZE:
             return servers
@@ -55,20 +58,17 @@ def show_job(session: CloudSession, job_id: str) -> Job:
     """A server job (stop, start) as ECS reports it."""
     response = session.request("ecs", "GET", f"/v1/{session.project_id}/jobs/{job_id}")
 
-    return Job.model_validate(response.json())
+    return parse_api(Job, json_object(response), "job")
 
 
 def _server_action(session: CloudSession, body: Mapping[str, object]) -> str:
-    # Stopping a stopped server or starting a running one does no harm, so a
-    # repeated action is safe to retry.
+    # Not repeated after a 5xx: the action may have been accepted, and a second
+    # one would meet the server mid-transition (Ecs.0100). The calling step looks
+    # at the server again when its Task is retried.
     response = session.request(
-        "ecs",
-        "POST",
-        f"/v1/{session.project_id}/cloudservers/action",
-        json=body,
-        idempotent=True,
+        "ecs", "POST", f"/v1/{session.project_id}/cloudservers/action", json=body
     )
-    job_id = str(response.json()["job_id"])
+    job_id = job_id_of(response)
     logger.debug("Server action accepted", extra={"server_job_id": job_id})
 
     return job_id

@@ -40,15 +40,6 @@ class CloudError(EcsImagingError):
         self.request_id = request_id
         self.retry_after = retry_after
 
-    def to_cause(self) -> dict[str, Any]:
-        """The fields a run records about this error (no secrets, by construction)."""
-        return {
-            "message": str(self),
-            "status_code": self.status_code,
-            "error_code": self.error_code,
-            "request_id": self.request_id,
-        }
-
 
 class CloudAuthError(CloudError):
     """IAM refused the credentials, or a service refused the token."""
@@ -92,6 +83,10 @@ class QuotaExceeded(CloudError):
 
 class InvalidRequest(CloudError):
     """The cloud rejected the request as malformed (other 4xx answers)."""
+
+
+class UnexpectedResponse(CloudError):
+    """A 2xx answer whose body is not what the documented API returns."""
 
 
 class ServerJobFailed(EcsImagingError):

@@ -64,8 +64,10 @@ class CtsTrace(BaseModel):
 
     @property
     def server_ids(self) -> list[str]:
-        """The server ids named by the trace; a batch stop may name several."""
-        return [part.strip() for part in self.resource_id.split(",") if part.strip()]
+        """The server ids named by the trace, each once; a batch stop may name several."""
+        parts = (part.strip().lower() for part in self.resource_id.split(","))
+
+        return list(dict.fromkeys(part for part in parts if part))
 
 
 def trace_from_notification(body: Any) -> CtsTrace:

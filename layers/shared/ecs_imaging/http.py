@@ -17,6 +17,7 @@ from .errors import (
     CloudRequestNotSent,
     CloudThrottled,
     CloudTransientError,
+    UnexpectedResponse,
     error_from_response,
 )
 
@@ -142,3 +143,32 @@ def _backoff_seconds(attempt: int, retry_after: float | None) -> float:
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
 
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a 2xx answer, or UnexpectedResponse naming the call."""
+    try:
+        document = response.json()
+    except ValueError:
+        document = None
+    if not isinstance(document, dict):
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url.path} answered "
+            f"HTTP {response.status_code} without a JSON object.",
+            status_code=response.status_code,
+            request_id=response.headers.get("X-Request-Id"),
+        )
+
+    return document
+
+
+def job_id_of(response: httpx.Response) -> str:
+    """The `job_id` an asynchronous call answered with."""
+    job_id = json_object(response).get("job_id")
+    if not isinstance(job_id, str) or not job_id:
+        raise UnexpectedResponse(
+            f"{response.request.method} {response.request.url.path} answered without a job_id.",
+            status_code=response.status_code,
+        )
+
+    return job_id

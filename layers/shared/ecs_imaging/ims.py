@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import InvalidInput, ResourceNotFound
-from .models import Image, ImageQuota, ImageSpec, ImageTagSet, Job, parse_model
+from .http import job_id_of, json_object
+from .models import (
+    Image,
+    ImageQuota,
+    ImageSpec,
+    ImageTagSet,
+    Job,
+    parse_api,
+    parse_model,
+)
 from .session import CloudSession
 
 logger = logging.getLogger(__name__)
@@ -74,14 +83,14 @@ def show_job(session: CloudSession, job_id: str) -> Job:
     """An image job as IMS reports it."""
     response = session.request("ims", "GET", f"/v1/{session.project_id}/jobs/{job_id}")
 
-    return Job.model_validate(response.json())
+    return parse_api(Job, json_object(response), "job")
 
 
 def show_image(session: CloudSession, image_id: str) -> Image:
     """One image by id."""
     response = session.request("ims", "GET", f"/v2/images/{image_id}")
 
-    return Image.model_validate(response.json())
+    return parse_api(Image, json_object(response), "image")
 
 
 def list_images(
@@ -112,7 +121,7 @@ def list_images(
     images: list[Image] = []
     while True:
         response = session.request("ims", "GET", "/v2/cloudimages", params=params)
-        page = [Image.model_validate(item) for item in response.json().get("images", [])]
+        page = [parse_api(Image, item, "image") for item in json_object(response).get("images", [])]
         images.extend(page)
         if len(page) < PAGE_SIZE:
             return images
@@ -177,9 +186,10 @@ def export_image(
 def show_quota(session: CloudSession) -> ImageQuota:
     """The project's private image quota."""
     response = session.request("ims", "GET", "/v1/cloudimages/quota", idempotent=True)
-    for resource in response.json()["quotas"]["resources"]:
-        if resource.get("type") == "image":
-            return ImageQuota.model_validate(resource)
+    resources = json_object(response).get("quotas", {}).get("resources", [])
+    for resource in resources:
+        if isinstance(resource, dict) and resource.get("type") == "image":
+            return parse_api(ImageQuota, resource, "image quota")
 
     raise ResourceNotFound("IMS answered the quota query without an 'image' quota.")
 
@@ -201,7 +211,7 @@ def _spec_body(spec: ImageSpec) -> dict[str, Any]:
 
 def _start_job(session: CloudSession, path: str, body: Mapping[str, Any]) -> str:
     response = session.request("ims", "POST", path, json=body)
-    job_id = str(response.json()["job_id"])
+    job_id = job_id_of(response)
     logger.debug("Image job accepted", extra={"job_id": job_id, "path": path})
 
     return job_id

@@ -11,11 +11,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     model_validator,
 )
 
-from .errors import InvalidInput
+from .errors import InvalidInput, UnexpectedResponse
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
@@ -32,7 +33,9 @@ USER_TAG_BUDGET = MAX_TAGS_PER_IMAGE - PIPELINE_TAG_COUNT
 
 
 def _check_description(value: str) -> str:
-    bad = sorted({c for c in value if c in "\r<>"})
+    # NOTE: the docs forbid carriage returns; IMS is taken to refuse any line break
+    # (IMG.0054), so a newline fails here rather than after the server is stopped.
+    bad = sorted({c for c in value if c in "\r\n<>"})
     if bad:
         raise ValueError(f"must not contain {', '.join(map(repr, bad))}")
 
@@ -51,8 +54,8 @@ def _check_tag(raw_key: str, raw_value: str) -> tuple[str, str]:
 
 
 def _check_tags(tags: dict[str, str]) -> dict[str, str]:
-    checked = dict(_check_tag(key, value) for key, value in tags.items())
-    reserved = sorted(key for key in checked if key.startswith(RESERVED_TAG_PREFIX))
+    checked = _check_unique(tags)
+    reserved = sorted(key for key in checked if key.lower().startswith(RESERVED_TAG_PREFIX))
     if reserved:
         raise ValueError(f"key {reserved[0]!r} uses the prefix reserved for the pipeline")
     if len(checked) > USER_TAG_BUDGET:
@@ -64,15 +67,28 @@ def _check_tags(tags: dict[str, str]) -> dict[str, str]:
     return checked
 
 
+def _check_unique(tags: dict[str, str]) -> dict[str, str]:
+    checked: dict[str, str] = {}
+    for raw_key, raw_value in tags.items():
+        key, value = _check_tag(raw_key, raw_value)
+        if key in checked:
+            raise ValueError(f"key {raw_key!r} is {key!r} once trimmed, which is given twice")
+        checked[key] = value
+
+    return checked
+
+
 def _check_image_tags(tags: dict[str, str]) -> dict[str, str]:
-    checked = dict(_check_tag(key, value) for key, value in tags.items())
+    checked = _check_unique(tags)
     if len(checked) > MAX_TAGS_PER_IMAGE:
         raise ValueError(f"has {len(checked)} tags; IMS allows {MAX_TAGS_PER_IMAGE} per image")
 
     return checked
 
 
-ServerId = Annotated[str, Field(pattern=UUID_PATTERN)]
+# ECS ids are lower case; an upper-case copy is the same server.
+ServerId = Annotated[str, Field(pattern=UUID_PATTERN), AfterValidator(str.lower)]
+Count = Annotated[int, Strict()]
 ImageName = Annotated[str, Field(pattern=IMAGE_NAME_PATTERN, max_length=128)]
 Description = Annotated[str, Field(max_length=1024), AfterValidator(_check_description)]
 Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
@@ -85,6 +101,69 @@ class StopPolicy(StrEnum):
     STOP_AND_RESTART = "stop-and-restart"
     REQUIRE_STOPPED = "require-stopped"
     ALLOW_RUNNING = "allow-running"
+
+
+class ImageKind(StrEnum):
+    """Which disks an image holds."""
+
+    SYSTEM = "system"
+    WHOLE = "whole"
+    DATA_DISKS = "data-disks"
+
+
+NAME_VARIABLES = ("server_name", "server_id", "date", "time", "trigger")
+DEFAULT_NAME_TEMPLATE = "{server_name}-{date}-{time}"
+_TEMPLATE_FIELD = re.compile(r"\{([^{}]*)\}")
+
+
+def _check_template(template: str) -> str:
+    unknown = sorted(set(_TEMPLATE_FIELD.findall(template)) - set(NAME_VARIABLES))
+    if unknown:
+        known = ", ".join("{" + name + "}" for name in NAME_VARIABLES)
+        raise ValueError(f"uses unknown variable {{{unknown[0]}}}; known are {known}")
+
+    return template
+
+
+NameTemplate = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_check_template)]
+
+
+class RetentionPolicy(BaseModel):
+    """Which earlier images of the same server to delete after a new one is made.
+
+    An image is kept while it is one of the newest `keep_last` or younger than
+    `max_age_days`; with both set it must fail both to go. Images tagged with
+    `keep_tag_key`, and images the pipeline did not make for this server, are
+    never touched.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep_last: Count | None = Field(default=None, ge=1, le=1000)
+    max_age_days: Count | None = Field(default=None, ge=1, le=36500)
+    keep_tag_key: str = Field(default="ecs-imaging-keep", min_length=1, max_length=TAG_KEY_MAX)
+    delete_backup: bool = Field(
+        default=True, description="Delete a whole image's CBR backup with it."
+    )
+
+    @model_validator(mode="after")
+    def _check_some_rule(self) -> RetentionPolicy:
+        if self.keep_last is None and self.max_age_days is None:
+            raise ValueError("needs keep_last, max_age_days or both")
+
+        return self
+
+
+class ExportPolicy(BaseModel):
+    """Where to export the image in OBS once it is made."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    object_name: NameTemplate = Field(default="{server_name}-{date}-{time}")
+    file_format: Literal["qcow2", "vhd", "zvhd", "vmdk"] | None = Field(
+        default="qcow2", description="null asks for a quick export (ZVHD2)."
+    )
 
 
 class Trigger(BaseModel):
@@ -103,8 +182,23 @@ class PipelineInput(BaseModel):
 
     server_id: ServerId = Field(description="The ECS server to image (a UUID).")
     image_name: ImageName | None = Field(
+        default=None, description="A literal name for the image; wins over name_template."
+    )
+    name_template: NameTemplate = Field(
+        default=DEFAULT_NAME_TEMPLATE,
+        description="The image's name with variables {server_name}, {server_id}, {date}, "
+        "{time} and {trigger}, reduced to what IMS accepts.",
+    )
+    image_kind: ImageKind = Field(
+        default=ImageKind.SYSTEM,
+        description="system: the system disk; whole: every disk through a CBR backup; "
+        "data-disks: one image per data disk.",
+    )
+    vault_id: str | None = Field(
         default=None,
-        description="The image's name; by default `<server name>-<UTC date>-<time>`.",
+        min_length=1,
+        max_length=64,
+        description="The CBR vault for a whole image of a server backed up by CBR.",
     )
     description: Description = Field(
         default="", description="The image's description (no CR, `<` or `>`)."
@@ -112,22 +206,38 @@ class PipelineInput(BaseModel):
     tags: Tags = Field(
         default_factory=dict,
         max_length=USER_TAG_BUDGET,
-        description="Tags for the image, key (1-36) to value (0-43 characters).",
+        description="Tags for the image, key (1-36) to value (0-43 characters); values "
+        "may use the name variables.",
+    )
+    copy_server_tags: bool = Field(
+        default=False, description="Copy the server's tags to the image, as budget allows."
+    )
+    server_tags_include: list[Annotated[str, Field(min_length=1, max_length=127)]] = Field(
+        default_factory=list, max_length=50, description="Copy only these server tag keys."
+    )
+    server_tags_exclude: list[Annotated[str, Field(min_length=1, max_length=127)]] = Field(
+        default_factory=list, max_length=50, description="Never copy these server tag keys."
+    )
+    retention: RetentionPolicy | None = Field(
+        default=None, description="Delete earlier images of this server after success."
+    )
+    export: ExportPolicy | None = Field(
+        default=None, description="Export the image to OBS after success."
     )
     stop_policy: StopPolicy = Field(
         default=StopPolicy.STOP_AND_RESTART,
         description="What to do with a running server.",
     )
-    deadline_minutes: int | None = Field(
+    deadline_minutes: Count | None = Field(
         default=None,
         ge=1,
         le=24 * 60,
         description="Minutes until the run gives up waiting (default: the deployment's).",
     )
-    min_wait_seconds: int | None = Field(
+    min_wait_seconds: Count | None = Field(
         default=None, ge=1, le=3600, description="Shortest wait between two checks."
     )
-    max_wait_seconds: int | None = Field(
+    max_wait_seconds: Count | None = Field(
         default=None, ge=1, le=3600, description="Longest wait between two checks."
     )
     trigger: Trigger = Field(
@@ -135,10 +245,17 @@ class PipelineInput(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_wait_bounds(self) -> PipelineInput:
+    def _check_combinations(self) -> PipelineInput:
         low, high = self.min_wait_seconds, self.max_wait_seconds
         if low is not None and high is not None and low > high:
             raise ValueError(f"min_wait_seconds {low!r} is above max_wait_seconds {high!r}")
+        if self.export is not None and self.image_kind is not ImageKind.SYSTEM:
+            # IMS cannot export full-ECS images; one export per data disk is not offered.
+            raise ValueError(
+                f"export is only possible for system images, not {self.image_kind.value!r}"
+            )
+        if self.vault_id is not None and self.image_kind is not ImageKind.WHOLE:
+            raise ValueError(f"vault_id applies to whole images, not {self.image_kind.value!r}")
 
         return self
 
@@ -151,6 +268,15 @@ class RunAction(StrEnum):
     SKIP = "skip"
 
 
+class DataDisk(BaseModel):
+    """A data disk a data-disk run images, and the name its image gets."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    volume_id: str
+    image_name: str
+
+
 class RunContext(BaseModel):
     """The facts and decisions of one run, fixed when it starts ($.run)."""
 
@@ -160,9 +286,16 @@ class RunContext(BaseModel):
     execution_id: str
     server_id: str
     server_name: str
+    image_kind: ImageKind = ImageKind.SYSTEM
     image_name: str
+    vault_id: str | None = None
+    data_disks: list[DataDisk] = Field(default_factory=list)
     description: str
     tags: dict[str, str]
+    dropped_tags: list[dict[str, str]] = Field(default_factory=list)
+    retention: RetentionPolicy | None = None
+    export: ExportPolicy | None = None
+    export_object: str | None = None
     stop_policy: StopPolicy
     trigger: Trigger
     started_at: str
@@ -183,6 +316,8 @@ class ServerCheck(BaseModel):
     task_state: str | None = None
     stopped: bool
     stop_job_id: str | None = None
+    stop_requested_at: str | None = None
+    hard_stop: bool = False
     checked_at: str
     wait_seconds: int
 
@@ -203,6 +338,7 @@ class JobCheck(BaseModel):
 
     job_id: str | None
     image_id: str | None = None
+    image_ids: list[str] = Field(default_factory=list)
     status: JobStatus
     adopted: bool = False
     polls: int = 0
@@ -214,6 +350,21 @@ class JobCheck(BaseModel):
     wait_seconds: int
 
 
+class ExportCheck(BaseModel):
+    """Where the export of the image to OBS stands ($.outcome.export)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    job_id: str
+    bucket_url: str
+    status: JobStatus
+    checked_at: str
+    deadline: str
+    wait_seconds: int
+    error_code: str | None = None
+    fail_reason: str | None = None
+
+
 class RunOutcome(BaseModel):
     """What a successful run made ($.outcome)."""
 
@@ -221,12 +372,20 @@ class RunOutcome(BaseModel):
 
     outcome: Literal["IMAGED", "SKIPPED"]
     server_id: str
+    image_kind: ImageKind = ImageKind.SYSTEM
     image_id: str | None = None
+    image_ids: list[str] = Field(default_factory=list)
     image_name: str | None = None
     job_id: str | None = None
     polls: int = 0
     server_restarted: bool = False
     reason: str | None = None
+    dropped_tags: list[dict[str, str]] = Field(default_factory=list)
+    deleted_images: list[dict[str, Any]] = Field(default_factory=list)
+    export: ExportCheck | None = None
+    events: list[dict[str, str]] = Field(
+        default_factory=list, description="EventBridge entries the run announces."
+    )
 
 
 class FailureRecord(BaseModel):
@@ -236,6 +395,7 @@ class FailureRecord(BaseModel):
 
     error: str
     cause: str
+    events: list[dict[str, str]] = Field(default_factory=list)
 
 
 # --- cloud API bodies (only the fields used) ------------------------------------
@@ -403,6 +563,7 @@ def _split_tag(tag: str) -> tuple[str, str]:
 # --- validation errors ----------------------------------------------------------
 
 M = TypeVar("M", bound=BaseModel)
+MAX_REPORTED_ERRORS = 10
 
 _PATTERN_RULES = {
     UUID_PATTERN: "must be a UUID such as 3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60",
@@ -421,16 +582,29 @@ def parse_model(model: type[M], data: Any, what: str) -> M:
         raise InvalidInput(f"Invalid {what}: {describe_errors(exc)}") from None
 
 
+def parse_api(model: type[M], data: Any, what: str) -> M:
+    """Validate a cloud answer; a body unlike the documented one is UnexpectedResponse."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise UnexpectedResponse(
+            f"The cloud answered an unexpected {what}: {describe_errors(exc)}"
+        ) from None
+
+
 def describe_errors(exc: ValidationError) -> str:
     """One plain sentence per problem: the field, what is wrong, and the value given."""
     problems = []
-    for error in exc.errors(include_url=False):
-        field = ".".join(str(part) for part in error["loc"]) or "(input)"
+    errors = exc.errors(include_url=False)
+    for error in errors[:MAX_REPORTED_ERRORS]:
+        field = _short(".".join(str(part) for part in error["loc"]) or "(input)")
         message = re.sub(r"^Value error, ", "", error["msg"])
         value = _short_repr(error.get("input"))
         pattern = (error.get("ctx") or {}).get("pattern")
         if error["type"] == "string_pattern_mismatch" and pattern in _PATTERN_RULES:
             problems.append(f"{field} {_PATTERN_RULES[pattern]} (got {value})")
+        elif not error["loc"] and error["type"] == "value_error":
+            problems.append(message)
         elif error["type"] == "missing":
             problems.append(f"{field} is required")
         elif error["type"] == "extra_forbidden":
@@ -438,10 +612,16 @@ def describe_errors(exc: ValidationError) -> str:
         else:
             problems.append(f"{field}: {message} (got {value})")
 
+    if len(errors) > MAX_REPORTED_ERRORS:
+        problems.append(f"and {len(errors) - MAX_REPORTED_ERRORS} more problems")
+
     return "; ".join(problems)
 
 
 def _short_repr(value: Any) -> str:
-    text = repr(value)
+    return _short(repr(value))
 
+
+def _short(text: str) -> str:
+    # Error messages end up in a Step Functions cause, which holds 32 KB at most.
     return text if len(text) <= 80 else f"{text[:77]}..."

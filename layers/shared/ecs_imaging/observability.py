@@ -16,3 +16,8 @@ metrics = Metrics(service=SERVICE)
 # that tree the handlers' JSON formatter so one request id ties every line together.
 logging.getLogger("ecs_imaging")
 copy_config_to_registered_loggers(source_logger=logger, include={"ecs_imaging"})
+
+# httpcore traces response headers (X-Subject-Token among them) at DEBUG, which a
+# Lambda log level of DEBUG would otherwise let through.
+for _name in ("httpcore", "httpx"):
+    logging.getLogger(_name).setLevel(logging.WARNING)

@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from . import clock, ecs, ims, naming
+from . import clock, ecs, ims, naming, notifications, retention
 from .config import Settings, get_settings
-from .errors import ServerBusy, ServerJobFailed, ServerStateInvalid
+from .errors import (
+    CloudRequestNotSent,
+    CloudThrottled,
+    CloudTransientError,
+    QuotaExceeded,
+    ServerBusy,
+    ServerJobFailed,
+    ServerStateInvalid,
+    UnexpectedResponse,
+)
 from .models import (
+    DataDisk,
+    ExportCheck,
     FailureRecord,
+    ImageKind,
     ImageSpec,
     JobCheck,
     JobStatus,
@@ -24,6 +36,7 @@ from .models import (
     RunAction,
     RunContext,
     RunOutcome,
+    Server,
     ServerCheck,
     StopPolicy,
     parse_model,
@@ -40,6 +53,10 @@ _IMAGE_STATUS_AS_JOB = {
 }
 # Before IMS reports progress, assume a job needs at least this long.
 FIRST_POLL_SECONDS = 60
+LEFT_STOPPED = "server left stopped"
+# A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
+SOFT_STOP_GRACE_SECONDS = 300
+_EXPORT_EXTENSIONS = {"qcow2": "qcow2", "vhd": "vhd", "zvhd": "zvhd", "vmdk": "vmdk", None: "zvhd2"}
 
 
 def prepare_server(
@@ -54,116 +71,124 @@ def prepare_server(
     session = session or CloudSession(settings)
 
     server = ecs.show_server(session, request.server_id)
-    action, skip_reason = _decide_action(server, request.stop_policy)
+    action, skip_reason = _decide_action(server, request)
+    if action is not RunAction.SKIP:
+        _check_quota(session, server, request)
 
-    started = clock.now()
-    deadline_minutes = request.deadline_minutes or settings.deadline_minutes
-    min_wait = request.min_wait_seconds or settings.min_wait_seconds
-    max_wait = max(request.max_wait_seconds or settings.max_wait_seconds, min_wait)
-    run = RunContext(
-        run_id=naming.run_id_for(execution_id),
-        execution_id=execution_id,
-        server_id=server.id,
-        server_name=server.name,
-        image_name=request.image_name or naming.default_image_name(server.name, started),
-        description=request.description,
-        tags=dict(request.tags),
-        stop_policy=request.stop_policy,
-        trigger=request.trigger,
-        started_at=clock.to_timestamp(started),
-        deadline=clock.to_timestamp(started + timedelta(minutes=deadline_minutes)),
-        min_wait_seconds=min_wait,
-        max_wait_seconds=max_wait,
-        action=action,
-        stopped_by_pipeline=action is RunAction.STOP,
-        skip_reason=skip_reason,
-    )
+    run = _build_run(request, server, execution_id, action, skip_reason, settings)
     state: dict[str, Any] = {"run": run.model_dump(mode="json")}
     if action is RunAction.SKIP:
-        state["outcome"] = RunOutcome(
-            outcome="SKIPPED", server_id=server.id, reason=skip_reason
-        ).model_dump(mode="json")
+        outcome = RunOutcome(outcome="SKIPPED", server_id=server.id, reason=skip_reason)
+        state["outcome"] = _with_events(outcome, run).model_dump(mode="json")
 
     return state
 
 
-def stop_server(run: RunContext, session: CloudSession | None = None) -> ServerCheck:
-    """Ask ECS to stop the server, unless it is already stopped or stopping."""
+def stop_server(run: RunContext, session: CloudSession | None = None) -> dict[str, Any]:
+    """Ask ECS to stop the server, unless it is already stopped or stopping.
+
+    Returns the whole state ($.run and $.server): the run records that it stopped
+    the server only when it did, not when someone else had stopped it meanwhile.
+    """
     session = session or CloudSession()
+    now = clock.now()
 
     server = ecs.show_server(session, run.server_id)
     job_id = None
     if not server.is_stopped and server.task_state != "powering-off":
         job_id = ecs.stop_server(session, run.server_id)
+    # A server stopped and settled was stopped by someone else: never ours to
+    # start. One still stopping is taken to be this run's stop, found again by a
+    # retried Task.
+    ours = not server.is_stopped
 
-    return ServerCheck(
+    check = ServerCheck(
         status=server.status,
         task_state=server.task_state,
         stopped=server.is_stopped,
         stop_job_id=job_id,
-        checked_at=clock.to_timestamp(clock.now()),
-        wait_seconds=run.min_wait_seconds,
+        stop_requested_at=clock.to_timestamp(now),
+        checked_at=clock.to_timestamp(now),
+        wait_seconds=_clamp(run.min_wait_seconds, run, now),
     )
+    updated = run.model_copy(update={"stopped_by_pipeline": ours})
+
+    return {"run": updated.model_dump(mode="json"), "server": check.model_dump(mode="json")}
 
 
 def check_server(
     run: RunContext, previous: ServerCheck, session: CloudSession | None = None
 ) -> ServerCheck:
-    """Whether the server has stopped; a failed stop job ends the run."""
+    """Whether the server has stopped; a soft stop that failed or hangs is made hard."""
     session = session or CloudSession()
+    now = clock.now()
 
+    stop_failed = False
     if previous.stop_job_id is not None:
         job = ecs.show_job(session, previous.stop_job_id)
-        if job.status is JobStatus.FAIL:
+        stop_failed = job.status is JobStatus.FAIL
+        if stop_failed and previous.hard_stop:
             raise ServerJobFailed(
                 f"Stopping server {run.server_id!r} failed in job {job.job_id!r}: "
                 f"{job.error_code} {job.fail_reason}"
             )
     server = ecs.show_server(session, run.server_id)
 
-    return previous.model_copy(
-        update={
-            "status": server.status,
-            "task_state": server.task_state,
-            "stopped": server.is_stopped,
-            "checked_at": clock.to_timestamp(clock.now()),
-            "wait_seconds": run.min_wait_seconds,
-        }
-    )
+    update: dict[str, Any] = {
+        "status": server.status,
+        "task_state": server.task_state,
+        "stopped": server.is_stopped,
+        "checked_at": clock.to_timestamp(now),
+    }
+    requested = clock.parse_timestamp(previous.stop_requested_at or previous.checked_at)
+    waited = (now - requested).total_seconds()
+    if (
+        not server.is_stopped
+        and not previous.hard_stop
+        and (stop_failed or (server.is_running and waited >= SOFT_STOP_GRACE_SECONDS))
+    ):
+        update.update(
+            stop_job_id=ecs.stop_server(session, run.server_id, hard=True), hard_stop=True
+        )
+    update["wait_seconds"] = _clamp(max(waited / 3, run.min_wait_seconds), run, now)
+
+    return previous.model_copy(update=update)
 
 
 def create_image(run: RunContext, session: CloudSession | None = None) -> JobCheck:
-    """Start the run's image job, or adopt the image this run already started."""
+    """Start the run's image job, or adopt the image(s) this run already started."""
     session = session or CloudSession()
     now = clock.to_timestamp(clock.now())
 
-    adopted = ims.list_images(session, tag=(naming.RUN_TAG, run.run_id))
-    if adopted:
-        image = adopted[0]
-        logger.debug("Adopted the run's image", extra={"image_id": image.id})
-        return JobCheck(
-            job_id=None,
-            image_id=image.id,
-            status=_IMAGE_STATUS_AS_JOB.get(image.status, JobStatus.RUNNING),
-            adopted=True,
-            created_at=image.created_at or now,
-            checked_at=now,
-            wait_seconds=run.min_wait_seconds,
-        )
+    try:
+        session.project_id  # noqa: B018 - takes the token before the POST
+        adopted = _find_run_images(session, run)
+    except (CloudThrottled, CloudTransientError) as exc:
+        # Nothing was asked of IMS yet, so the Task may safely try again.
+        raise CloudRequestNotSent(f"Before creating the image: {exc}") from exc
+    if adopted is not None:
+        return adopted
 
-    spec = ImageSpec(
-        name=run.image_name,
-        description=run.description,
-        tags={**naming.pipeline_tags(run.run_id, run.server_id), **run.tags},
-    )
-    job_id = ims.create_image_from_server(session, server_id=run.server_id, spec=spec)
+    spec = ImageSpec(name=run.image_name, description=run.description, tags=run.tags)
+    if run.image_kind is ImageKind.WHOLE:
+        job_id = ims.create_whole_image(
+            session, server_id=run.server_id, spec=spec, vault_id=run.vault_id
+        )
+    elif run.image_kind is ImageKind.DATA_DISKS:
+        disks = [
+            ims.DataDiskImage(disk.volume_id, spec.model_copy(update={"name": disk.image_name}))
+            for disk in run.data_disks
+        ]
+        job_id = ims.create_data_disk_images(session, disks)
+    else:
+        job_id = ims.create_image_from_server(session, server_id=run.server_id, spec=spec)
 
     return JobCheck(
         job_id=job_id,
         status=JobStatus.INIT,
         created_at=now,
         checked_at=now,
-        wait_seconds=_clamp(FIRST_POLL_SECONDS, run),
+        wait_seconds=_clamp(FIRST_POLL_SECONDS, run, clock.now()),
     )
 
 
@@ -180,44 +205,93 @@ def check_image_job(
         update = {
             "status": job.status,
             "image_id": job.entities.image_id or previous.image_id,
+            "image_ids": job.entities.data_image_ids or previous.image_ids,
             "progress": job.entities.process_percent,
             "error_code": job.error_code,
             "fail_reason": job.fail_reason,
         }
     else:
-        # An adopted image: its own status tells where the job stands.
-        image = ims.show_image(session, str(previous.image_id))
-        update = {"status": _IMAGE_STATUS_AS_JOB.get(image.status, JobStatus.RUNNING)}
+        # Adopted images: their own statuses tell where the job stands.
+        images = [ims.show_image(session, image_id) for image_id in _image_ids(previous)]
+        statuses = {_IMAGE_STATUS_AS_JOB.get(image.status, JobStatus.RUNNING) for image in images}
+        update = {"status": _combined_status(statuses)}
 
     elapsed = (now - clock.parse_timestamp(previous.created_at)).total_seconds()
-    progress = update.get("progress")
     update.update(
         polls=previous.polls + 1,
         checked_at=clock.to_timestamp(now),
-        wait_seconds=_next_wait(elapsed, progress, run),
+        wait_seconds=_next_wait(elapsed, update.get("progress"), run, now),
     )
 
     return previous.model_copy(update=update)
 
 
 def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = None) -> RunOutcome:
-    """Confirm the image, and start the server again if this run stopped it."""
+    """Confirm the images, tag data-disk images, apply retention, start the server
+    again if this run stopped it, and start the export if one is asked for."""
     session = session or CloudSession()
 
-    image = ims.show_image(session, str(job.image_id))
-    restarted = False
-    if run.stopped_by_pipeline:
-        restarted = _start_if_stopped(session, run.server_id)
+    image_ids = _finished_image_ids(session, run, job)
+    images = [ims.show_image(session, image_id) for image_id in image_ids]
+    if run.image_kind is ImageKind.DATA_DISKS:
+        # Data-disk jobs take no key/value tags, so they are added now.
+        for image in images:
+            ims.add_image_tags(session, image.id, run.tags)
+    restarted = run.stopped_by_pipeline and _start_if_stopped(session, run.server_id)
 
-    return RunOutcome(
+    deleted = []
+    if run.retention is not None:
+        deletions = retention.apply(
+            session, run.retention, run.server_id, clock.now(), frozenset(image_ids)
+        )
+        deleted = [deletion.__dict__ for deletion in deletions]
+    export = _start_export(session, run, images[0].id) if run.export else None
+
+    outcome = RunOutcome(
         outcome="IMAGED",
         server_id=run.server_id,
-        image_id=image.id,
-        image_name=image.name,
+        image_kind=run.image_kind,
+        image_id=images[0].id,
+        image_ids=[image.id for image in images],
+        image_name=images[0].name,
         job_id=job.job_id,
         polls=job.polls,
         server_restarted=restarted,
+        dropped_tags=run.dropped_tags,
+        deleted_images=deleted,
+        export=export,
     )
+
+    return _with_events(outcome, run)
+
+
+def check_export(
+    run: RunContext, outcome: RunOutcome, session: CloudSession | None = None
+) -> RunOutcome:
+    """Where the export job stands; the outcome with its export part updated."""
+    session = session or CloudSession()
+    assert outcome.export is not None, "the state machine checks only runs that export"
+
+    job = ims.show_job(session, outcome.export.job_id)
+    now = clock.now()
+    update: dict[str, Any] = {
+        "status": job.status,
+        "checked_at": clock.to_timestamp(now),
+        "wait_seconds": run.max_wait_seconds,
+        "error_code": job.error_code,
+        "fail_reason": job.fail_reason,
+    }
+    running = job.status not in (JobStatus.SUCCESS, JobStatus.FAIL)
+    if running and now >= clock.parse_timestamp(outcome.export.deadline):
+        update.update(
+            status=JobStatus.FAIL,
+            error_code="ExportTimedOut",
+            fail_reason=f"The export job was still {job.status.value} at its deadline.",
+        )
+    export = outcome.export.model_copy(update=update)
+    updated = outcome.model_copy(update={"export": export})
+
+    return _with_events(updated, run)
 
 
 def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -> FailureRecord:
@@ -229,26 +303,93 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
 
     restore = "nothing to restore"
     if run.stopped_by_pipeline:
-        restore = _restore_server(session, run, job)
+        restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
 
     cause = {
         "server_id": run.server_id,
+        "run_id": run.run_id,
         "job_id": job.job_id if job else None,
         "image_id": job.image_id if job else None,
         "error_code": job.error_code if job else None,
         "fail_reason": job.fail_reason if job else None,
         "stopped_by_pipeline": run.stopped_by_pipeline,
         "restore": restore,
+        # Reconcile starts the server once nothing can be imaging it any more.
+        "reconcile": restore.startswith(LEFT_STOPPED),
         "detail": _error_detail(error.get("Cause")),
     }
+    name = str(error.get("Error") or "RunFailed")
 
     return FailureRecord(
-        error=str(error.get("Error") or "RunFailed"),
+        error=name,
         cause=json.dumps(cause, separators=(",", ":")),
+        events=[notifications.run_failed(name, cause, run)],
     )
 
 
-def _decide_action(server: Any, policy: StopPolicy) -> tuple[RunAction, str | None]:
+def _build_run(
+    request: PipelineInput,
+    server: Server,
+    execution_id: str,
+    action: RunAction,
+    skip_reason: str | None,
+    settings: Settings,
+) -> RunContext:
+    started = clock.now()
+    run_id = naming.run_id_for(execution_id)
+    variables = naming.name_variables(
+        server_name=server.name,
+        server_id=server.id,
+        moment=started,
+        trigger=request.trigger.kind,
+    )
+    image_name = request.image_name or naming.image_name(request.name_template, variables)
+    copied = (
+        naming.copied_server_tags(
+            server.tag_map, request.server_tags_include, request.server_tags_exclude
+        )
+        if request.copy_server_tags
+        else []
+    )
+    budget = naming.allocate_tags(
+        own=naming.pipeline_tags(run_id, server.id),
+        user=request.tags,
+        server=copied,
+        variables=variables,
+    )
+    min_wait = request.min_wait_seconds or settings.min_wait_seconds
+    deadline_minutes = request.deadline_minutes or settings.deadline_minutes
+
+    return RunContext(
+        run_id=run_id,
+        execution_id=execution_id,
+        server_id=server.id,
+        server_name=server.name,
+        image_kind=request.image_kind,
+        image_name=image_name,
+        vault_id=request.vault_id,
+        data_disks=_data_disks(request, server, image_name),
+        description=request.description,
+        tags=budget.tags,
+        dropped_tags=budget.dropped,
+        retention=request.retention,
+        export=request.export,
+        export_object=_export_object(request, variables),
+        stop_policy=request.stop_policy,
+        trigger=request.trigger,
+        started_at=clock.to_timestamp(started),
+        deadline=clock.to_timestamp(started + timedelta(minutes=deadline_minutes)),
+        min_wait_seconds=min_wait,
+        max_wait_seconds=max(request.max_wait_seconds or settings.max_wait_seconds, min_wait),
+        action=action,
+        stopped_by_pipeline=action is RunAction.STOP,
+        skip_reason=skip_reason,
+    )
+
+
+def _decide_action(server: Server, request: PipelineInput) -> tuple[RunAction, str | None]:
+    if request.image_kind is ImageKind.DATA_DISKS and not server.data_volumes:
+        return RunAction.SKIP, f"server {server.id} has no data disk to image"
     if server.is_stopped:
         return RunAction.CREATE, None
     if server.task_state:
@@ -257,20 +398,146 @@ def _decide_action(server: Any, policy: StopPolicy) -> tuple[RunAction, str | No
         raise ServerStateInvalid(
             f"Server {server.id!r} is in status {server.status!r} and cannot be imaged."
         )
-    if policy is StopPolicy.STOP_AND_RESTART:
+    if request.stop_policy is StopPolicy.STOP_AND_RESTART:
         return RunAction.STOP, None
-    if policy is StopPolicy.REQUIRE_STOPPED:
+    if request.stop_policy is StopPolicy.REQUIRE_STOPPED:
         return RunAction.SKIP, f"server {server.id} is running and the policy requires stopped"
 
     return RunAction.CREATE, None
 
 
-def _restore_server(session: CloudSession, run: RunContext, job: JobCheck | None) -> str:
+def _check_quota(session: CloudSession, server: Server, request: PipelineInput) -> None:
+    needed = len(server.data_volumes) if request.image_kind is ImageKind.DATA_DISKS else 1
+    quota = ims.show_quota(session)
+    if quota.remaining < needed:
+        raise QuotaExceeded(
+            f"The private image quota is used up ({quota.used} of {quota.quota}); "
+            f"server {server.id!r} needs {needed} more. Nothing was stopped or created."
+        )
+
+
+def _data_disks(request: PipelineInput, server: Server, image_name: str) -> list[DataDisk]:
+    if request.image_kind is not ImageKind.DATA_DISKS:
+        return []
+
+    return [
+        DataDisk(
+            volume_id=volume.id,
+            image_name=naming.with_suffix(image_name, f"-data{number}"),
+        )
+        for number, volume in enumerate(server.data_volumes, start=1)
+    ]
+
+
+def _export_object(request: PipelineInput, variables: dict[str, str]) -> str | None:
+    if request.export is None:
+        return None
+    extension = _EXPORT_EXTENSIONS[request.export.file_format]
+
+    return f"{naming.image_name(request.export.object_name, variables)}.{extension}"
+
+
+def _find_run_images(session: CloudSession, run: RunContext) -> JobCheck | None:
+    """The images this run already started, as a job check; None if there are none."""
+    if run.image_kind is ImageKind.DATA_DISKS:
+        # Data-disk images carry no tags until finalized: find them by their names.
+        found = [
+            image
+            for disk in run.data_disks
+            for image in ims.list_images(session, name=disk.image_name)
+        ]
+    else:
+        found = ims.list_images(session, tag=(naming.RUN_TAG, run.run_id))
+    if not found:
+        return None
+    logger.debug("Adopted the run's images", extra={"image_ids": [i.id for i in found]})
+    now = clock.to_timestamp(clock.now())
+    statuses = {_IMAGE_STATUS_AS_JOB.get(image.status, JobStatus.RUNNING) for image in found}
+
+    return JobCheck(
+        job_id=None,
+        image_id=found[0].id,
+        image_ids=[image.id for image in found],
+        status=_combined_status(statuses),
+        adopted=True,
+        created_at=found[0].created_at or now,
+        checked_at=now,
+        wait_seconds=run.min_wait_seconds,
+    )
+
+
+def _finished_image_ids(session: CloudSession, run: RunContext, job: JobCheck) -> list[str]:
+    ids = _image_ids(job)
+    if not ids:
+        # A finished job that names no image: find the run's images instead.
+        found = _find_run_images(session, run)
+        ids = _image_ids(found) if found is not None else []
+    if not ids:
+        raise UnexpectedResponse(
+            f"Image job {job.job_id!r} of server {run.server_id!r} succeeded but "
+            "reported no image, and none of the run's images was found."
+        )
+
+    return ids
+
+
+def _image_ids(job: JobCheck) -> list[str]:
+    if job.image_ids:
+        return list(job.image_ids)
+
+    return [job.image_id] if job.image_id else []
+
+
+def _combined_status(statuses: set[JobStatus]) -> JobStatus:
+    if JobStatus.FAIL in statuses:
+        return JobStatus.FAIL
+    if statuses == {JobStatus.SUCCESS}:
+        return JobStatus.SUCCESS
+
+    return JobStatus.RUNNING
+
+
+def _start_export(session: CloudSession, run: RunContext, image_id: str) -> ExportCheck:
+    assert run.export is not None and run.export_object is not None
+    job_id = ims.export_image(
+        session,
+        image_id,
+        bucket=run.export.bucket,
+        object_name=run.export_object,
+        file_format=run.export.file_format,
+    )
+
+    # The export gets as long as the image had.
+    allowed = clock.parse_timestamp(run.deadline) - clock.parse_timestamp(run.started_at)
+    now = clock.now()
+
+    return ExportCheck(
+        job_id=job_id,
+        bucket_url=f"{run.export.bucket}:{run.export_object}",
+        status=JobStatus.INIT,
+        checked_at=clock.to_timestamp(now),
+        deadline=clock.to_timestamp(now + allowed),
+        wait_seconds=run.max_wait_seconds,
+    )
+
+
+def _with_events(outcome: RunOutcome, run: RunContext) -> RunOutcome:
+    return outcome.model_copy(update={"events": notifications.for_outcome(outcome, run)})
+
+
+def _restore_server(
+    session: CloudSession, run: RunContext, job: JobCheck | None, create_unknown: bool
+) -> str:
     # The IMS docs say not to start a server while its image is being made.
     if job is not None and job.job_id is not None:
-        current = ims.show_job(session, job.job_id)
-        if current.status not in (JobStatus.SUCCESS, JobStatus.FAIL):
-            return "server left stopped: its image job may still be running"
+        if ims.show_job(session, job.job_id).status not in (JobStatus.SUCCESS, JobStatus.FAIL):
+            return f"{LEFT_STOPPED}: its image job may still be running"
+    else:
+        found = _find_run_images(session, run)
+        if found is not None and found.status not in (JobStatus.SUCCESS, JobStatus.FAIL):
+            return f"{LEFT_STOPPED}: the run's image is still being made"
+        if found is None and create_unknown:
+            return f"{LEFT_STOPPED}: an image job may have started unseen"
     if _start_if_stopped(session, run.server_id):
         return "server started again"
 
@@ -286,16 +553,22 @@ def _start_if_stopped(session: CloudSession, server_id: str) -> bool:
     return True
 
 
-def _next_wait(elapsed: float, progress: float | None, run: RunContext) -> int:
+def _next_wait(elapsed: float, progress: float | None, run: RunContext, now: datetime) -> int:
     if progress and 0 < progress < 100:
         # Linear extrapolation of the progress IMS reports.
-        return _clamp(elapsed * (100 - progress) / progress, run)
+        return _clamp(elapsed * (100 - progress) / progress, run, now)
 
-    return _clamp(max(FIRST_POLL_SECONDS - elapsed, elapsed / 2), run)
+    return _clamp(max(FIRST_POLL_SECONDS - elapsed, elapsed / 2), run, now)
 
 
-def _clamp(seconds: float, run: RunContext) -> int:
-    return int(min(max(seconds, run.min_wait_seconds), run.max_wait_seconds))
+def _clamp(seconds: float, run: RunContext, now: datetime | None = None) -> int:
+    wait = min(max(seconds, run.min_wait_seconds), run.max_wait_seconds)
+    if now is not None:
+        # Never sleep past the deadline: the check after it must see it passed.
+        remaining = (clock.parse_timestamp(run.deadline) - now).total_seconds()
+        wait = min(wait, max(remaining, 1))
+
+    return int(wait)
 
 
 def _error_detail(cause: Any) -> Any:

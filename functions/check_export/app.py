@@ -1,0 +1,25 @@
+"""Check export: where the export of the image to OBS stands."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecs_imaging import pipeline
+from ecs_imaging.models import RunContext, RunOutcome, parse_model
+from ecs_imaging.observability import logger
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Task "Check export": returns $.outcome with its export part updated."""
+    run = parse_model(RunContext, event.get("run"), "run state")
+    outcome = parse_model(RunOutcome, event.get("outcome"), "run outcome")
+    logger.append_keys(
+        execution_id=run.execution_id, server_id=run.server_id, image_id=outcome.image_id
+    )
+
+    outcome = pipeline.check_export(run, outcome)
+
+    export = outcome.export
+    logger.info("Export checked", extra={"status": export.status if export else None})
+
+    return outcome.model_dump(mode="json")
