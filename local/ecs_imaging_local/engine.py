@@ -79,6 +79,9 @@ class LocalEngine:
         # moto's interpreter logs every failed state at ERROR with its whole tree.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         self._client = boto3.client("stepfunctions", region_name=sam.REGION)
+        dynamodb = boto3.client("dynamodb", region_name=sam.REGION)
+        for table in sam.tables(self._template).values():
+            dynamodb.create_table(**table)
 
         return self
 

@@ -47,6 +47,23 @@ class StateMachineSpec:
     definition: str
 
 
+def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every DynamoDB table by logical id, as CreateTable arguments named by that id."""
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::DynamoDB::Table":
+            continue
+        properties = resource["Properties"]
+        found[logical_id] = {
+            "TableName": logical_id,
+            "KeySchema": properties["KeySchema"],
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+
+    return found
+
+
 class _CloudFormationLoader(yaml.SafeLoader):  # type: ignore[misc]
     """A YAML loader that keeps CloudFormation's short tags as {"Fn": value} maps."""
 
@@ -108,6 +125,9 @@ def _resolve(value: Any, specs: dict[str, FunctionSpec], parameters: dict[str, A
         return value
     if value.get("Ref") in parameters:
         return str(parameters[value["Ref"]]["Default"])
+    if isinstance(value.get("Ref"), str):
+        # A resource the local engine creates under its logical id (e.g. a table).
+        return str(value["Ref"])
     attribute = value.get("Fn::GetAtt")
     if isinstance(attribute, str):
         attribute = attribute.split(".", 1)

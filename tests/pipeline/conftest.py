@@ -36,9 +36,7 @@ class Bench:
                 return self.received
             self.received.extend(json.loads(message["Body"]) for message in messages)
             for message in messages:
-                sqs.delete_message(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
-                )
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     def event_types(self) -> list[str]:
         """The detail types of every run event so far."""

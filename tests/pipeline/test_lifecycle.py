@@ -29,9 +29,7 @@ def test_awkward_server_names_give_names_the_emulator_accepts(bench, server_name
 def test_server_tags_are_copied_within_the_budget_and_drops_reported(bench):
     user_tags = {f"u{i}": "v" for i in range(7)}
 
-    result = bench.run(
-        {"server_id": DB, "tags": user_tags, "copy_server_tags": True}, name="tags"
-    )
+    result = bench.run({"server_id": DB, "tags": user_tags, "copy_server_tags": True}, name="tags")
 
     [image] = bench.emulator.images()
     assert result.status == "SUCCEEDED"
@@ -52,9 +50,7 @@ def test_user_tag_values_take_variables(bench):
 def test_retention_keeps_the_last_n_of_one_server_only(bench):
     bench.run({"server_id": RUNNING}, name="other-server")
     for number in range(3):
-        result = bench.run(
-            {"server_id": STOPPED, "retention": {"keep_last": 2}}, name=f"r{number}"
-        )
+        result = bench.run({"server_id": STOPPED, "retention": {"keep_last": 2}}, name=f"r{number}")
         assert result.status == "SUCCEEDED"
 
     assert len(_images_of(bench, STOPPED)) == 2

@@ -300,6 +300,8 @@ class RunContext(BaseModel):
     trigger: Trigger
     started_at: str
     deadline: str
+    lock_expires_at: str
+    lock_expiration: str
     min_wait_seconds: int
     max_wait_seconds: int
     action: RunAction

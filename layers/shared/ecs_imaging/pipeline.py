@@ -54,6 +54,7 @@ _IMAGE_STATUS_AS_JOB = {
 # Before IMS reports progress, assume a job needs at least this long.
 FIRST_POLL_SECONDS = 60
 LEFT_STOPPED = "server left stopped"
+LOCK_GRACE = timedelta(minutes=10)
 # A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
 SOFT_STOP_GRACE_SECONDS = 300
 _EXPORT_EXTENSIONS = {"qcow2": "qcow2", "vhd": "vhd", "zvhd": "zvhd", "vmdk": "vmdk", None: "zvhd2"}
@@ -358,7 +359,9 @@ def _build_run(
         variables=variables,
     )
     min_wait = request.min_wait_seconds or settings.min_wait_seconds
-    deadline_minutes = request.deadline_minutes or settings.deadline_minutes
+    deadline = started + timedelta(minutes=request.deadline_minutes or settings.deadline_minutes)
+    # A crashed run's lock lapses a little after its deadline; a live run frees it.
+    lock_expires = deadline + LOCK_GRACE
 
     return RunContext(
         run_id=run_id,
@@ -378,7 +381,9 @@ def _build_run(
         stop_policy=request.stop_policy,
         trigger=request.trigger,
         started_at=clock.to_timestamp(started),
-        deadline=clock.to_timestamp(started + timedelta(minutes=deadline_minutes)),
+        deadline=clock.to_timestamp(deadline),
+        lock_expires_at=clock.to_timestamp(lock_expires),
+        lock_expiration=str(int(lock_expires.timestamp())),
         min_wait_seconds=min_wait,
         max_wait_seconds=max(request.max_wait_seconds or settings.max_wait_seconds, min_wait),
         action=action,
