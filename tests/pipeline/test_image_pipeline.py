@@ -156,3 +156,26 @@ def test_no_secret_reaches_the_execution_history(bench):
     for result in results:
         text = json.dumps(result.history, default=str)
         assert not [secret for secret in secrets if secret in text]
+
+
+def test_two_runs_for_one_server_at_once_make_one_image_and_one_skip(bench):
+    first = bench.engine.start({"server_id": RUNNING}, "first")
+    second = bench.engine.start({"server_id": RUNNING}, "second")
+
+    results = [bench.engine.wait(first), bench.engine.wait(second)]
+
+    outcomes = sorted(result.output["outcome"] for result in results)
+    assert outcomes == ["IMAGED", "SKIPPED"]
+    assert len(bench.emulator.images()) == 1
+    assert bench.emulator.counters["ecs.stop"] == 1
+    assert _started_servers(bench) == 1
+
+
+def test_the_lock_is_released_at_every_end(bench):
+    bench.emulator.faults.fail_next_image_job(error_code="IMG.0006", fail_reason="x")
+    failed = bench.run({"server_id": STOPPED}, name="fails")
+
+    succeeded = bench.run({"server_id": STOPPED}, name="after-failure")
+
+    assert failed.status == "FAILED"
+    assert succeeded.output["outcome"] == "IMAGED"
