@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,6 +19,7 @@ from . import template as sam
 from .moto_adapter import InProcessLambda, Invocation, LambdaFaults, patched_interpreter
 
 PIPELINE_STATE_MACHINE = "ImagePipelineStateMachine"
+FLEET_STATE_MACHINE = "FleetSweepStateMachine"
 _ROLE_ARN = f"arn:aws:iam::{sam.ACCOUNT_ID}:role/local-engine"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -65,6 +67,7 @@ class LocalEngine:
         self._stack = ExitStack()
         self._client: Any = None
         self._arns: dict[str, str] = {}
+        self._saved_environment: dict[str, str | None] = {}
 
     @property
     def invocations(self) -> list[Invocation]:
@@ -82,11 +85,26 @@ class LocalEngine:
         dynamodb = boto3.client("dynamodb", region_name=sam.REGION)
         for table in sam.tables(self._template).values():
             dynamodb.create_table(**table)
+        # Handlers learn their region and the ARNs they need as Lambda would: from
+        # their environment, as the template wires it.
+        self._set_environment("AWS_REGION", sam.REGION)
+        self._set_environment("AWS_DEFAULT_REGION", sam.REGION)
+        for variable, logical_id in sam.state_machine_variables(self._template).items():
+            self._set_environment(variable, self.state_machine_arn(logical_id))
 
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        for variable, value in self._saved_environment.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
         self._stack.close()
+
+    def _set_environment(self, variable: str, value: str) -> None:
+        self._saved_environment.setdefault(variable, os.environ.get(variable))
+        os.environ[variable] = value
 
     def state_machine_arn(self, logical_id: str = PIPELINE_STATE_MACHINE) -> str:
         """Create the state machine from the template on first use; its ARN."""

@@ -47,6 +47,25 @@ class StateMachineSpec:
     definition: str
 
 
+def state_machine_variables(template: dict[str, Any]) -> dict[str, str]:
+    """Function environment variables naming a state machine: variable → logical id."""
+    machines = {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
+    found = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            if isinstance(value, dict) and value.get("Ref") in machines:
+                found[name] = value["Ref"]
+
+    return found
+
+
 def tables(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Every DynamoDB table by logical id, as CreateTable arguments named by that id."""
     found = {}

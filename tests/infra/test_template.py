@@ -205,29 +205,45 @@ def test_iam_statements_limit_resource_star_to_required_actions(template):
         assert set(_as_list(statement["Action"])) <= RESOURCE_STAR_ACTIONS, statement
 
 
-def test_pipeline_function_policies_reference_only_credentials(resources):
+# What each function that is not a plain cloud-calling step may do besides that.
+EXTRA_ACCESS = {
+    "StartServerRunFunction": ({"states:StartExecution"}, [{"Ref": "ImagePipelineStateMachine"}]),
+    "CheckServerRunFunction": ({"states:DescribeExecution"}, None),
+}
+
+
+def test_function_policies_reference_only_what_each_calls(resources):
     allowed_resources = [{"Ref": name} for name in CREDENTIALS_PARAMETERS]
-    pipeline_functions = set().union(
+    machine_functions = set().union(
         *map(_substituted_functions, _state_machines(resources).values())
     )
-    for logical_id in pipeline_functions:
-        policies = resources[logical_id]["Properties"]["Policies"]
-        documents = []
-        for policy in policies:
-            if isinstance(policy, dict) and set(policy) == {"Ref"}:
-                managed_policy = resources[policy["Ref"]]
-                assert managed_policy["Type"] == "AWS::IAM::ManagedPolicy", logical_id
-                documents.append(managed_policy["Properties"]["PolicyDocument"])
-            else:
-                assert isinstance(policy, dict) and "Statement" in policy, logical_id
-                documents.append(policy)
+    for logical_id in machine_functions:
+        actions, resources_allowed = EXTRA_ACCESS.get(
+            logical_id, (CREDENTIALS_ACTIONS, allowed_resources)
+        )
+        statements = list(_statements(_policy_documents(resources, logical_id)))
 
-        statements = list(_statements(documents))
         assert statements, logical_id
         for statement in statements:
-            assert set(_as_list(statement["Action"])) <= CREDENTIALS_ACTIONS, logical_id
+            assert set(_as_list(statement["Action"])) <= actions, logical_id
             named = _as_list(statement["Resource"])
-            assert all(resource in allowed_resources for resource in named), logical_id
+            assert "*" not in named, logical_id
+            if resources_allowed is not None:
+                assert all(resource in resources_allowed for resource in named), logical_id
+
+
+def _policy_documents(resources: dict[str, Any], logical_id: str) -> list[Any]:
+    documents = []
+    for policy in resources[logical_id]["Properties"]["Policies"]:
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            managed_policy = resources[policy["Ref"]]
+            assert managed_policy["Type"] == "AWS::IAM::ManagedPolicy", logical_id
+            documents.append(managed_policy["Properties"]["PolicyDocument"])
+        else:
+            assert isinstance(policy, dict) and "Statement" in policy, logical_id
+            documents.append(policy)
+
+    return documents
 
 
 def test_state_machine_invokes_only_its_functions(resources):

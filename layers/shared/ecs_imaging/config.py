@@ -31,6 +31,7 @@ MIN_WAIT_SECONDS = "ECS_IMAGING_MIN_WAIT_SECONDS"
 MAX_WAIT_SECONDS = "ECS_IMAGING_MAX_WAIT_SECONDS"
 HTTP_TIMEOUT_SECONDS = "ECS_IMAGING_HTTP_TIMEOUT_SECONDS"
 EVENT_BUS_NAME = "ECS_IMAGING_EVENT_BUS_NAME"
+PIPELINE_STATE_MACHINE_ARN = "ECS_IMAGING_PIPELINE_STATE_MACHINE_ARN"
 OS_AUTH_URL = "OS_AUTH_URL"
 OS_REGION_NAME = "OS_REGION_NAME"
 OS_PROJECT_ID = "OS_PROJECT_ID"
@@ -137,6 +138,15 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
 def extension_port(environ: Mapping[str, str] | None = None) -> int:
     """The local port of the AWS Parameters and Secrets Lambda Extension."""
     return _read_int(environ or os.environ, EXTENSION_HTTP_PORT, 2773, 1, 65535)
+
+
+def pipeline_state_machine_arn() -> str:
+    """The per-server pipeline's ARN, for the functions that start or list its runs."""
+    value = read(PIPELINE_STATE_MACHINE_ARN)
+    if not value:
+        raise ConfigurationError(f"Set {PIPELINE_STATE_MACHINE_ARN} to the pipeline's ARN.")
+
+    return value
 
 
 def read(name: str) -> str | None:
