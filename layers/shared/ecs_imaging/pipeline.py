@@ -19,6 +19,7 @@ from .errors import (
     CloudThrottled,
     CloudTransientError,
     QuotaExceeded,
+    ResourceNotFound,
     ServerBusy,
     ServerJobFailed,
     ServerStateInvalid,
@@ -543,10 +544,14 @@ def _restore_server(
             return f"{LEFT_STOPPED}: the run's image is still being made"
         if found is None and create_unknown:
             return f"{LEFT_STOPPED}: an image job may have started unseen"
-    if _start_if_stopped(session, run.server_id):
-        return "server started again"
+    try:
+        started = _start_if_stopped(session, run.server_id)
+    except ResourceNotFound:
+        return "server not started: it no longer exists"
 
-    return "server not started: it was not stopped and settled"
+    return (
+        "server started again" if started else "server not started: it was not stopped and settled"
+    )
 
 
 def _start_if_stopped(session: CloudSession, server_id: str) -> bool:
