@@ -135,12 +135,16 @@ class LocalEngine:
         seen = 0
         while True:
             description = self._client.describe_execution(executionArn=execution_arn)
-            history = self._history(execution_arn)
-            for event in history[seen:]:
+            ended = description["status"] in _TERMINAL
+            # The history is read only when someone watches it, or once at the end:
+            # reading it is what costs most while an execution runs.
+            if on_event is not None or ended:
+                history = self._history(execution_arn)
                 if on_event is not None:
-                    on_event(event)
-            seen = len(history)
-            if description["status"] in _TERMINAL:
+                    for event in history[seen:]:
+                        on_event(event)
+                seen = len(history)
+            if ended:
                 break
             if time.monotonic() - started > timeout_s:
                 raise TimeoutError(f"Execution {execution_arn!r} still running after {timeout_s}s.")
