@@ -82,7 +82,7 @@ def test_emulator_stopped_has_no_endpoints() -> None:
 def test_emulator_starts_with_sample_servers(emulator: Emulator) -> None:
     web = emulator.server(WEB_01)
 
-    assert len(SAMPLE_SERVERS) == 4
+    assert len(SAMPLE_SERVERS) == 6
     assert (web.name, web.status, web.system_disk_gb) == ("web-01", "SHUTOFF", 15)
     assert web.tags == ["auto-image=daily"]
     assert emulator.credentials.project_id == PROJECT_ID and emulator.region == "eu-de"
@@ -184,3 +184,125 @@ def test_date_header_follows_emulated_clock(emulator: Emulator) -> None:
 
     sent_at = email.utils.parsedate_to_datetime(response.headers["Date"])
     assert sent_at - datetime.now(UTC) > timedelta(days=2)
+
+
+def test_every_operation_has_a_line_in_the_module_docstring(emulator: Emulator) -> None:
+    import ecs_imaging_local.emulator as package
+
+    operations = [name for name in emulator.counters if not name.startswith("http.")]
+    lines = (package.__doc__ or "").splitlines()
+    documented = [line for line in lines if line.startswith("- ``")]
+
+    assert len(operations) == 21
+    assert [line.split("``")[1] for line in documented] == operations
+
+
+def _write_seeds(tmp_path: Path, seeds: Any) -> Path:
+    path = tmp_path / "seeds.json"
+    path.write_text(json.dumps(seeds), "utf-8")
+
+    return path
+
+
+def test_seed_file_adds_servers_fleets_agencies_and_quota(tmp_path: Path) -> None:
+    seeds = {
+        "servers": [
+            {
+                "server_id": "11111111-2222-4333-8444-555555555555",
+                "name": "seeded",
+                "tags": ["a=b"],
+            },
+            {"name": "theirs", "data_disks_gb": [5], "project_id": "f" * 32},
+        ],
+        "fleets": [{"count": 3, "tags": ["fleet=seed"], "status": "ACTIVE"}],
+        "agencies": [
+            {"domain_name": "other", "agency_name": "imaging", "project_id": "f" * 32},
+        ],
+        "image_quota": 7,
+    }
+
+    emu = Emulator(seed_file=_write_seeds(tmp_path, seeds))
+
+    seeded = emu.server("11111111-2222-4333-8444-555555555555")
+    assert (seeded.name, seeded.tags, seeded.status) == ("seeded", ["a=b"], "ACTIVE")
+    assert emu.server(WEB_01).name == "web-01"
+    assert emu.image_quota == 7
+
+
+def test_seed_file_without_sample_servers(tmp_path: Path) -> None:
+    path = _write_seeds(tmp_path, {"fleets": [{"count": 2}]})
+
+    emu = Emulator(servers=[], seed_file=path)
+
+    with pytest.raises(KeyError):
+        emu.server(WEB_01)
+
+
+@pytest.mark.parametrize(
+    "seeds",
+    [
+        {"servers": [], "zones": []},
+        {"servers": [{"name": "x", "disk": 5}]},
+        ["servers"],
+    ],
+    ids=["unknown-key", "unknown-field", "not-object"],
+)
+def test_seed_file_invalid_is_refused(tmp_path: Path, seeds: Any) -> None:
+    with pytest.raises(ValueError, match="seed file"):
+        Emulator(seed_file=_write_seeds(tmp_path, seeds))
+
+
+def test_fleet_numbers_its_servers_on(emulator: Emulator) -> None:
+    first = emulator.add_fleet(2, ["fleet=a"])
+    second = emulator.add_fleet(1)
+
+    names = [emulator.server(server_id).name for server_id in first + second]
+    assert names == ["fleet-0001", "fleet-0002", "fleet-0003"]
+    assert emulator.server(first[0]).tags == ["fleet=a"]
+    assert emulator.server(second[0]).status == "SHUTOFF"
+
+
+def test_credentials_carry_a_random_access_key_pair() -> None:
+    one, two = Emulator().credentials, Emulator().credentials
+
+    assert len(one.access_key) == 20 and one.access_key.isupper()
+    assert one.access_key != two.access_key and one.secret_key != two.secret_key
+    assert one.secret_key not in repr(one)
+
+
+def test_cli_reads_a_seed_file(tmp_path: Path) -> None:
+    path = _write_seeds(tmp_path, {"servers": [{"name": "only", "status": "SHUTOFF"}]})
+    env = {**os.environ, "PYTHONPATH": str(LOCAL)}
+    command = [
+        sys.executable,
+        "-m",
+        EMULATOR,
+        "--seed-file",
+        str(path),
+        "--no-sample-servers",
+    ]
+    # A fixed command: this interpreter running our own module.
+    process = subprocess.Popen(  # noqa: S603
+        command, stdout=subprocess.PIPE, text=True, env=env
+    )
+    with process:
+        watchdog = threading.Timer(10, process.kill)
+        watchdog.start()
+        try:
+            assert process.stdout is not None
+            summary = json.loads(process.stdout.readline())
+            endpoints = summary["endpoints"]
+            with httpx.Client(verify=TLS, trust_env=False) as client:
+                body = _password_body(summary["credentials"])
+                issued = client.post(f"{endpoints['iam']}/v3/auth/tokens", json=body)
+                headers = {"X-Auth-Token": issued.headers["X-Subject-Token"]}
+                url = f"{endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/detail"
+                servers = client.get(url, headers=headers).json()["servers"]
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=5)
+        finally:
+            watchdog.cancel()
+            process.kill()
+
+    assert [server["name"] for server in servers] == ["only"]
+    assert summary["credentials"]["access_key"]

@@ -8,6 +8,8 @@ from ecs_imaging_local.emulator import PROJECT_ID, Emulator
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
+APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
+FILES_04 = "d3d94468-02a4-4e5f-8c1b-3c4d5e6f7a64"
 MISSING = "00000000-0000-4000-8000-000000000000"
 # Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
 TLS = ssl.create_default_context()
@@ -190,14 +192,142 @@ def _names(page: dict[str, Any]) -> list[str]:
     return [server["name"] for server in page["servers"]]
 
 
+def _list(ecs: httpx.Client, **params: Any) -> httpx.Response:
+    return ecs.get("cloudservers/detail", params=params)
+
+
 def test_server_list_filters_by_tag_and_pages(ecs: httpx.Client) -> None:
-    daily = ecs.get("cloudservers/detail", params={"tags": "auto-image=daily"}).json()
-    keyed = ecs.get("cloudservers/detail", params={"tags": "auto-image"}).json()
-    paged = ecs.get("cloudservers/detail", params={"offset": 2, "limit": 3}).json()
+    daily = _list(ecs, tags="auto-image=daily").json()
+    keyed = _list(ecs, tags="auto-image").json()
+    paged = _list(ecs, offset=2, limit=4).json()
 
     assert (daily["count"], _names(daily)) == (2, ["web-01", "db-01"])
     assert keyed["count"] == 3
-    assert (paged["count"], _names(paged)) == (4, ["build-03"])
+    assert (paged["count"], _names(paged)) == (6, ["files-04", "erp-05"])
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"not-tags": "auto-image"}, ["app-02", "files-04", "erp-05"]),
+        ({"not-tags": "tier=db", "tags": "auto-image=daily"}, ["web-01"]),
+        (
+            {"name": "-0"},
+            ["web-01", "db-01", "app-02", "build-03", "files-04", "erp-05"],
+        ),
+        ({"name": "d.-0"}, ["db-01"]),
+        ({"name": "web-01."}, []),
+        ({"status": "SHUTOFF"}, ["web-01", "build-03", "files-04"]),
+        ({"status": "ACTIVE", "tags": "tier"}, ["db-01", "erp-05"]),
+    ],
+)
+def test_server_list_filter(
+    ecs: httpx.Client,
+    params: dict[str, str],
+    names: list[str],
+) -> None:
+    assert _names(_list(ecs, **params).json()) == names
+
+
+def test_server_list_offset_is_a_page_number_and_zero_is_one(ecs: httpx.Client) -> None:
+    first, zero = (
+        _list(ecs, offset=1, limit=2).json(),
+        _list(ecs, offset=0, limit=2).json(),
+    )
+    third, past = (
+        _list(ecs, offset=3, limit=2).json(),
+        _list(ecs, offset=4, limit=2).json(),
+    )
+
+    assert _names(first) == _names(zero) == ["web-01", "db-01"]
+    assert _names(third) == ["files-04", "erp-05"]
+    assert (past["count"], past["servers"]) == (6, [])
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": 1000}, 200),
+        ({"limit": 1001}, 400),
+        ({"limit": 0}, 400),
+        ({"offset": -1}, 400),
+        ({"offset": "two"}, 400),
+    ],
+)
+def test_server_list_paging_limits(
+    ecs: httpx.Client,
+    params: dict[str, Any],
+    status: int,
+) -> None:
+    response = _list(ecs, **params)
+
+    assert response.status_code == status
+    assert status == 200 or response.json()["error"]["code"] == "Ecs.0005"
+
+
+def test_server_list_walks_a_fleet_over_all_pages(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    fleet = realtime_emulator.add_fleet(450, ["fleet=blue"])
+    ids: list[str] = []
+    for page in range(1, 5):
+        body = _list(ecs, tags="fleet=blue", offset=page, limit=200).json()
+        ids += [server["id"] for server in body["servers"]]
+
+    assert ids == fleet
+    assert body["count"] == 450 and body["servers"] == []
+
+
+def test_server_of_another_project_is_invisible(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    other = realtime_emulator.add_server(name="theirs", project_id="f" * 32)
+
+    assert ecs.get(f"cloudservers/{other}").status_code == 404
+    assert "theirs" not in _names(_list(ecs, limit=1000).json())
+    assert _act(ecs, "os-stop", other).status_code == 404
+
+
+def test_server_shows_data_disks_after_the_system_disk(ecs: httpx.Client) -> None:
+    volumes = _show(ecs, FILES_04)["os-extended-volumes:volumes_attached"]
+
+    assert [v["bootIndex"] for v in volumes] == ["0", "-1", "-1"]
+    assert [v["device"] for v in volumes] == ["/dev/vda", "/dev/vdb", "/dev/vdc"]
+    assert len({v["id"] for v in volumes}) == 3
+
+
+def test_server_hard_stop_is_faster_than_soft(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    _act(ecs, "os-stop", DB_01, type="HARD")
+    _act(ecs, "os-stop", APP_02, type="SOFT")
+    realtime_emulator.clock.advance(3)
+    hard, soft = _show(ecs, DB_01), _show(ecs, APP_02)
+    realtime_emulator.clock.advance(7)
+
+    assert _states(hard) == ("SHUTOFF", "stopped", None, 4)
+    assert _states(soft) == ("ACTIVE", "active", "powering-off", 1)
+    assert _show(ecs, APP_02)["status"] == "SHUTOFF"
+
+
+def test_server_batch_of_1001_is_ecs_0118(ecs: httpx.Client) -> None:
+    at_limit = _act(ecs, "os-stop", *[MISSING] * 1000)
+    past_limit = _act(ecs, "os-stop", *[MISSING] * 1001)
+
+    assert at_limit.json()["error"]["code"] == "Ecs.0114"
+    assert past_limit.status_code == 400
+    assert past_limit.json()["error"]["code"] == "Ecs.0118"
+
+
+def test_server_job_of_another_project_is_404(
+    realtime_emulator: Emulator, ecs: httpx.Client
+) -> None:
+    job_id = _act(ecs, "os-stop", DB_01).json()["job_id"]
+    other = f"{realtime_emulator.endpoints['ecs']}/v1/{'f' * 32}/jobs/{job_id}"
+
+    # The token is not scoped to the other project: the gateway refuses first.
+    assert ecs.get(other).status_code == 401
+    assert ecs.get(f"jobs/{job_id}").status_code == 200
 
 
 def test_server_added_through_python_api_is_served(

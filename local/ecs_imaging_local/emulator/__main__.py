@@ -1,7 +1,7 @@
 """Run the emulator in the foreground: ``python -m ecs_imaging_local.emulator``.
 
-It prints one JSON line with the endpoints and the credentials (password included,
-so a client can log in), then serves until Ctrl-C or SIGTERM.
+It prints one JSON line with the endpoints and the credentials (password and AK/SK
+included, so a client can log in), then serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator = Emulator(
         time_scale=args.time_scale,
         seed=args.seed,
+        servers=[] if args.no_sample_servers else None,
+        seed_file=args.seed_file,
         iam_port=args.iam_port,
         ecs_port=args.ecs_port,
         ims_port=args.ims_port,
@@ -53,6 +55,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
     parser.add_argument("--time-scale", type=float, default=1.0, help=scale_help)
     parser.add_argument("--seed", type=int, help="seed of the image job durations")
+    seed_help = "JSON of servers, fleets, agencies and image_quota to add (see README)"
+    parser.add_argument("--seed-file", help=seed_help)
+    samples_help = "start without the six sample servers"
+    parser.add_argument("--no-sample-servers", action="store_true", help=samples_help)
     for service in ("iam", "ecs", "ims"):
         parser.add_argument(f"--{service}-port", type=int, default=0, help="0: any")
 

@@ -3,57 +3,51 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import secrets
+import string
 import threading
 import uuid
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
-from . import ecs, iam, ims
+from . import admin, ecs, iam, ims
 from .clock import Clock
+from .faults import Faults
+from .ims import QUOTA_RANGE
+from .listener import Listener
 from .state import (
     DOMAIN_NAME,
     PROJECT_ID,
     REGION,
     SAMPLE_SERVERS,
     USER_NAME,
+    AccessKey,
+    Agency,
+    Backup,
     Credentials,
-    Fault,
+    Export,
     Image,
     ImageJob,
     Server,
     ServerSpec,
     State,
 )
-from .wire import Listener
 
-SERVICES = (iam.SERVICE, ecs.SERVICE, ims.SERVICE)
+# Every listener also answers the emulator's own admin calls.
+SERVICES = tuple(
+    dataclasses.replace(service, routes=service.routes + admin.ROUTES)
+    for service in (iam.SERVICE, ecs.SERVICE, ims.SERVICE)
+)
 # How often a listener notices stop(); it bounds how long stopping takes.
 POLL_SECONDS = 0.02
-
-
-class Faults:
-    """Misbehaviour for the next image jobs, one fault per job in order."""
-
-    def __init__(self, state: State) -> None:
-        self._state = state
-
-    def fail_next_image_job(
-        self,
-        error_code: str = "IMG.0006",
-        fail_reason: str = "The ECS system disk cannot be used.",
-    ) -> None:
-        """Make the next image job end FAIL with this code and reason, and no image."""
-        self._queue(Fault("fail", error_code, fail_reason))
-
-    def stick_next_image_job(self) -> None:
-        """Make the next image job stay RUNNING for good."""
-        self._queue(Fault("stick"))
-
-    def _queue(self, fault: Fault) -> None:
-        with self._state.lock:
-            self._state.pending_faults.append(fault)
+SEED_KEYS = {"servers", "fleets", "agencies", "image_quota"}
+# As long as a token: on a fast emulated clock a shorter life runs out within
+# seconds of a run.
+TEMPORARY_KEY_SECONDS = 24 * 3600.0
 
 
 class Emulator:
@@ -65,19 +59,31 @@ class Emulator:
         time_scale: float = 1.0,
         seed: int | None = None,
         servers: Iterable[ServerSpec] | None = None,
+        seed_file: str | Path | None = None,
         iam_port: int = 0,
         ecs_port: int = 0,
         ims_port: int = 0,
     ) -> None:
         self.clock = Clock(time_scale)
         self.credentials = Credentials(
-            DOMAIN_NAME, USER_NAME, secrets.token_urlsafe(18), REGION, PROJECT_ID
+            DOMAIN_NAME,
+            USER_NAME,
+            secrets.token_urlsafe(18),
+            REGION,
+            PROJECT_ID,
+            access_key=_new_access_key(),
+            secret_key=secrets.token_urlsafe(30),
         )
         operations = [name for service in SERVICES for name in service.operations]
         self._state = State(self.clock, seed, self.credentials, operations)
+        self._state.access_keys[self.credentials.access_key] = AccessKey(
+            self.credentials.secret_key, PROJECT_ID
+        )
         self.faults = Faults(self._state)
         for spec in SAMPLE_SERVERS if servers is None else servers:
             self._state.add_server(spec)
+        if seed_file is not None:
+            self._load_seed_file(Path(seed_file))
 
         self._ports = {"iam": iam_port, "ecs": ecs_port, "ims": ims_port}
         self._listeners: list[Listener] = []
@@ -106,8 +112,11 @@ class Emulator:
     def stop(self) -> None:
         """Close the listeners; calling it twice is harmless."""
         if self._threads:
-            # Each listener needs up to POLL_SECONDS to notice; ask all three at once.
+            # Each listener needs up to POLL_SECONDS to notice; ask all three at once,
+            # then wake them so that they notice sooner.
             stoppers = [_start_thread(lsn.shutdown) for lsn in self._listeners]
+            for listener in self._listeners:
+                listener.wake()
             for thread in stoppers + self._threads:
                 thread.join()
         for listener in self._listeners:
@@ -161,9 +170,36 @@ class Emulator:
 
     def revoke_tokens(self) -> None:
         """Make every token issued so far get 401 from now on."""
+        self.faults.revoke_tokens()
+
+    def issue_temporary_keys(
+        self,
+        seconds: float = TEMPORARY_KEY_SECONDS,
+    ) -> tuple[str, str, str]:
+        """Temporary (AK, SK, security token), valid ``seconds`` emulated seconds."""
+        access_key, secret_key = _new_access_key(), secrets.token_urlsafe(30)
+        security_token = secrets.token_urlsafe(64)
         with self._state.lock:
-            for token in self._state.tokens.values():
-                token.revoked = True
+            expires_at = self._state.settle() + seconds
+            key = AccessKey(secret_key, PROJECT_ID, security_token, expires_at)
+            self._state.access_keys[access_key] = key
+
+        return access_key, secret_key, security_token
+
+    def add_agency(
+        self,
+        domain_name: str,
+        agency_name: str,
+        project_id: str,
+        project_name: str = REGION,
+    ) -> Agency:
+        """Let our user act in ``project_id`` of the delegating ``domain_name``."""
+        domain_id = uuid.uuid5(uuid.NAMESPACE_URL, f"domain/{domain_name}").hex
+        agency = Agency(domain_name, domain_id, agency_name, project_id, project_name)
+        with self._state.lock:
+            self._state.agencies.append(agency)
+
+        return agency
 
     @property
     def require_stopped(self) -> bool:
@@ -172,8 +208,22 @@ class Emulator:
 
     @require_stopped.setter
     def require_stopped(self, value: bool) -> None:
+        self.faults.require_stopped(value)
+
+    @property
+    def image_quota(self) -> int:
+        """How many private images a project may hold (IMG.0015 past it); 20."""
+        return self._state.image_quota
+
+    @image_quota.setter
+    def image_quota(self, value: int) -> None:
+        # IMS reports a minimum of 1; 0 is allowed here to test a used-up quota.
+        high = QUOTA_RANGE[1]
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if not whole or not 0 <= value <= high:
+            raise ValueError(f"The image quota is 0 to {high}, not {value!r}.")
         with self._state.lock:
-            self._state.require_stopped = value
+            self._state.image_quota = value
 
     def server(self, server_id: str) -> Server:
         """A copy of the server as it is now; KeyError when there is none."""
@@ -182,16 +232,28 @@ class Emulator:
             return copy.deepcopy(self._state.servers[server_id])
 
     def images(self) -> list[Image]:
-        """Copies of the images as they are now, oldest first."""
+        """Copies of the images of every project as they are now, oldest first."""
         with self._state.lock:
             self._state.settle()
             return copy.deepcopy(list(self._state.images.values()))
 
     def jobs(self) -> list[ImageJob]:
-        """Copies of the image jobs as they are now, oldest first."""
+        """Copies of the IMS jobs (images and exports) as they are now, oldest first."""
         with self._state.lock:
             self._state.settle()
             return copy.deepcopy(list(self._state.image_jobs.values()))
+
+    def backups(self) -> list[Backup]:
+        """Copies of the backups behind whole images, deleted ones included."""
+        with self._state.lock:
+            self._state.settle()
+            return copy.deepcopy(list(self._state.backups.values()))
+
+    def exports(self) -> list[Export]:
+        """The image files finished export jobs wrote to OBS, oldest first."""
+        with self._state.lock:
+            self._state.settle()
+            return list(self._state.exports)
 
     def add_server(
         self,
@@ -201,12 +263,75 @@ class Emulator:
         system_disk_gb: int = 40,
         server_id: str | None = None,
         tags: Iterable[str] = (),
+        data_disks_gb: Iterable[int] = (),
+        vault_id: str | None = None,
+        project_id: str = PROJECT_ID,
     ) -> str:
         """Add a settled server and return its id (a new uuid4 unless given)."""
-        server_id = server_id or str(uuid.uuid4())
-        spec = ServerSpec(server_id, name, status, system_disk_gb, tuple(tags))
+        spec = ServerSpec(
+            server_id or str(uuid.uuid4()),
+            name,
+            status,
+            system_disk_gb,
+            tuple(tags),
+            tuple(data_disks_gb),
+            vault_id,
+            project_id,
+        )
         with self._state.lock:
             return self._state.add_server(spec).id
+
+    def add_fleet(
+        self,
+        count: int,
+        tags: Iterable[str] = (),
+        *,
+        status: Literal["ACTIVE", "SHUTOFF"] = "SHUTOFF",
+        system_disk_gb: int = 10,
+        project_id: str = PROJECT_ID,
+    ) -> list[str]:
+        """Add ``count`` servers ``fleet-0001``, ... with ``tags``; return their ids."""
+        tags = tuple(tags)
+        with self._state.lock:
+            servers = self._state.servers.values()
+            first = 1 + sum(server.name.startswith("fleet-") for server in servers)
+            return [
+                self.add_server(
+                    name=f"fleet-{number:04d}",
+                    status=status,
+                    system_disk_gb=system_disk_gb,
+                    tags=tags,
+                    project_id=project_id,
+                )
+                for number in range(first, first + count)
+            ]
+
+    def _load_seed_file(self, path: Path) -> None:
+        seeds = json.loads(path.read_text("utf-8"))
+        if not isinstance(seeds, dict) or set(seeds) - SEED_KEYS:
+            message = f"The seed file {str(path)!r} holds keys other than {SEED_KEYS}."
+            raise ValueError(message)
+
+        try:
+            _add_each(self.add_server, seeds.get("servers", []))
+            _add_each(self.add_fleet, seeds.get("fleets", []))
+            _add_each(self.add_agency, seeds.get("agencies", []))
+        except TypeError as exc:
+            message = f"The seed file {str(path)!r} is not valid: {exc}"
+            raise ValueError(message) from exc
+        if "image_quota" in seeds:
+            self.image_quota = seeds["image_quota"]
+
+
+def _add_each(add: Callable[..., object], entries: list[dict[str, Any]]) -> None:
+    for entry in entries:
+        add(**entry)
+
+
+def _new_access_key() -> str:
+    # Shaped like a real AK: 20 upper-case letters and digits.
+    alphabet = string.ascii_uppercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(20))
 
 
 def _start_thread(target: Callable[..., object], *args: object) -> threading.Thread:

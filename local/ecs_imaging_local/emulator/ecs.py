@@ -1,60 +1,69 @@
 """ECS: show, list, stop and start servers, and their jobs (reference section 3).
 
-Emulator choices: a batch job is RUNNING until its last server settles, then
-SUCCESS; it never ends FAIL. An unknown job id gets 404 with code Ecs.0000.
+Emulator choices where the documentation is silent:
+
+- A batch job is RUNNING until its last server settles, then SUCCESS; it never
+  ends FAIL. An unknown job id gets 404 with code Ecs.0000.
+- Data disks show ``bootIndex: "-1"``; the system disk ``"0"``.
+- The ``tags`` and ``not-tags`` filters take one ``key=value`` or a bare key; the
+  ``name`` filter is a case-sensitive substring match in which ``.`` is any one
+  character. A negative ``offset`` is 400 Ecs.0005.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 from .clock import format_millis, format_seconds
-from .state import Server, ServerJob, State, SubJob
+from .state import START_SECONDS, Server, ServerJob, State, SubJob
 from .wire import ApiError, Call, Reply, Service, nested_error, route
 
 STOP_SECONDS = {"SOFT": 10.0, "HARD": 3.0}
-START_SECONDS = 10.0
 # verb: (task_state while it runs, status once it settles)
 TRANSITIONS = {"stop": ("powering-off", "SHUTOFF"), "start": ("powering-on", "ACTIVE")}
 AVAILABILITY_ZONE = "eu-de-01"
 FLAVOR_ID = "s3.medium.2"
-MAX_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = MAX_BATCH = 1000
 
 
 def show_server(call: Call) -> Reply:
     """GET cloudservers/{server_id}: one server."""
-    server = call.state.servers.get(call.params["server_id"])
-    if server is None:
-        raise _missing_server(call.params["server_id"])
+    server = _find_server(call, call.params["server_id"])
 
-    return Reply(200, {"server": _describe_server(call.state, server)})
+    return Reply(200, {"server": _describe_server(call, server)})
 
 
 def list_servers(call: Call) -> Reply:
     """GET cloudservers/detail: one page of the servers that pass the filters."""
     page, limit = _read_paging(call.query)
-    found = [s for s in call.state.servers.values() if _passes(s, call.query)]
+    project_id = call.params["project_id"]
+    found = [
+        server
+        for server in call.state.servers.values()
+        if server.project_id == project_id and _passes(server, call.query)
+    ]
     shown = found[(page - 1) * limit : page * limit]
-    servers = [_describe_server(call.state, server) for server in shown]
+    servers = [_describe_server(call, server) for server in shown]
 
     return Reply(200, {"count": len(found), "servers": servers})
 
 
 def act_on_servers(call: Call) -> Reply:
     """POST cloudservers/action: a batch os-stop or os-start."""
-    if "os-stop" in call.body:
-        verb, options = "stop", call.body["os-stop"]
-    elif "os-start" in call.body:
-        verb, options = "start", call.body["os-start"]
-    else:
+    operation = _action_operation(call.body)
+    if operation is None:
         raise _invalid("The body holds neither 'os-stop' nor 'os-start'.")
-    call.state.counters[f"ecs.{verb}"] += 1
+    verb = operation.removeprefix("ecs.")
 
-    servers = _find_batch(call.state, options)
+    options = call.body[f"os-{verb}"]
+    servers = _find_batch(call, options)
     seconds = _read_stop_seconds(options) if verb == "stop" else START_SECONDS
     sub_jobs = [_begin_transition(s, verb, seconds, call.now) for s in servers]
-    job = ServerJob(uuid.uuid4().hex, f"batch{verb.title()}Servers", call.now, sub_jobs)
+    job_type = f"batch{verb.title()}Servers"
+    project_id = call.params["project_id"]
+    job = ServerJob(uuid.uuid4().hex, job_type, call.now, sub_jobs, project_id)
     call.state.server_jobs[job.id] = job
 
     return Reply(200, {"job_id": job.id})
@@ -63,7 +72,7 @@ def act_on_servers(call: Call) -> Reply:
 def show_job(call: Call) -> Reply:
     """GET jobs/{job_id}: a batch job with one sub-job per server."""
     job = call.state.server_jobs.get(call.params["job_id"])
-    if job is None:
+    if job is None or job.project_id != call.params["project_id"]:
         message = f"The job {call.params['job_id']!r} does not exist."
         raise nested_error(404, "Ecs.0000", message)
 
@@ -80,19 +89,37 @@ def show_job(call: Call) -> Reply:
     return Reply(200, body)
 
 
-def _find_batch(state: State, options: Any) -> list[Server]:
+def _action_operation(body: dict[str, Any]) -> str | None:
+    if "os-stop" in body:
+        return "ecs.stop"
+    if "os-start" in body:
+        return "ecs.start"
+
+    return None
+
+
+def _find_server(call: Call, server_id: str) -> Server:
+    server = call.state.servers.get(server_id)
+    if server is None or server.project_id != call.params["project_id"]:
+        raise _missing_server(server_id)
+
+    return server
+
+
+def _find_batch(call: Call, options: Any) -> list[Server]:
     try:
         ids = [entry["id"] for entry in options["servers"]]
     except (KeyError, TypeError) as exc:
         raise _invalid("The action needs 'servers': [{'id': ...}].") from exc
     if not ids or not all(isinstance(server_id, str) for server_id in ids):
         raise _invalid("The action needs at least one server id.")
+    if len(ids) > MAX_BATCH:
+        message = f"A batch holds at most {MAX_BATCH} servers, not {len(ids)}."
+        raise nested_error(400, "Ecs.0118", message)
 
     servers = []
     for server_id in ids:
-        server = state.servers.get(server_id)
-        if server is None:
-            raise _missing_server(server_id)
+        server = _find_server(call, server_id)
         if server.task_state is not None:
             message = f"The server {server_id!r} is {server.task_state}."
             raise nested_error(400, "Ecs.0100", message)
@@ -122,28 +149,48 @@ def _begin_transition(server: Server, verb: str, seconds: float, now: float) -> 
 
 def _read_paging(query: dict[str, str]) -> tuple[int, int]:
     try:
-        page = max(int(query.get("offset", "1")), 1)
+        page = int(query.get("offset", "1"))
         limit = int(query.get("limit", "25"))
     except ValueError as exc:
         raise _invalid("The offset and limit must be integers.") from exc
+    if page < 0:
+        raise _invalid(f"The offset is a page number from 1, not {page!r}.")
     if not 0 < limit <= MAX_PAGE_SIZE:
         raise _invalid(f"The limit must be 1 to {MAX_PAGE_SIZE}, not {limit!r}.")
 
-    return page, limit
+    # ECS pages by page number, and reads page 0 as page 1.
+    return max(page, 1), limit
 
 
 def _passes(server: Server, query: dict[str, str]) -> bool:
     # A tag filter without '=' matches on the tag key alone.
-    keys = [tag.partition("=")[0] for tag in server.tags]
-    if "tags" in query and query["tags"] not in server.tags + keys:
+    tags = server.tags + [tag.partition("=")[0] for tag in server.tags]
+    if "tags" in query and query["tags"] not in tags:
+        return False
+    if "not-tags" in query and query["not-tags"] in tags:
+        return False
+    if "name" in query and not _name_pattern(query["name"]).search(server.name):
         return False
 
     return query.get("status", server.status) == server.status
 
 
-def _describe_server(state: State, server: Server) -> dict[str, Any]:
+def _name_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(".".join(re.escape(part) for part in name.split(".")))
+
+
+def _describe_server(call: Call, server: Server) -> dict[str, Any]:
     running = server.status == "ACTIVE"
-    volume = {"id": server.volume_id, "bootIndex": "0", "device": "/dev/vda"}
+    disks = [(server.volume_id, "0")] + [(v.id, "-1") for v in server.data_volumes]
+    volumes = [
+        {
+            "id": volume_id,
+            "bootIndex": boot_index,
+            "device": f"/dev/vd{chr(ord('a') + n)}",
+            "delete_on_termination": "false",
+        }
+        for n, (volume_id, boot_index) in enumerate(disks)
+    ]
 
     return {
         "id": server.id,
@@ -153,12 +200,12 @@ def _describe_server(state: State, server: Server) -> dict[str, Any]:
         "OS-EXT-STS:task_state": server.task_state,
         "OS-EXT-STS:power_state": 1 if running else 4,
         "locked": False,
-        "updated": format_seconds(state.clock.at(server.updated_at)),
+        "updated": format_seconds(call.state.clock.at(server.updated_at)),
         "tags": list(server.tags),
         "metadata": {},
-        "os-extended-volumes:volumes_attached": [volume],
+        "os-extended-volumes:volumes_attached": volumes,
         "flavor": {"id": FLAVOR_ID, "name": FLAVOR_ID},
-        "tenant_id": state.credentials.project_id,
+        "tenant_id": server.project_id,
         "OS-EXT-AZ:availability_zone": AVAILABILITY_ZONE,
     }
 
@@ -193,7 +240,7 @@ SERVICE = Service(
     routes=(
         route("GET", SERVERS + "/detail", "ecs.list_servers", list_servers),
         route("GET", SERVERS + "/{server_id}", "ecs.show_server", show_server),
-        route("POST", SERVERS + "/action", None, act_on_servers),
+        route("POST", SERVERS + "/action", _action_operation, act_on_servers),
         route("GET", "/v1/{project_id}/jobs/{job_id}", "ecs.show_job", show_job),
     ),
     operations=(

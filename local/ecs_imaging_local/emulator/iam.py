@@ -1,16 +1,20 @@
-"""IAM: password tokens and the project look-up (reference sections 1.1 and 1.4).
+"""IAM: password and agency tokens, the project look-up (reference sections 1.1-1.4).
 
-Emulator choices: only project-scoped password tokens are issued (a body without
+Emulator choices: only project-scoped tokens are issued (a body without
 ``scope.project`` gets 400 IAM.0001), and the token body carries no ``catalog``.
+An agency token needs a valid token in ``X-Auth-Token`` (401 IAM.0067 or IAM.0066
+otherwise); an unknown agency gets 403 in the Keystone shape, as no IAM code for
+it is documented. ``GET /v3/projects`` lists the caller's own project.
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from typing import Any
 
 from .clock import format_micros
-from .state import Credentials, Token
+from .state import Agency, Credentials, Token
 from .wire import ApiError, Call, Reply, Service, flat_error, route
 
 TOKEN_SECONDS = 24 * 3600.0
@@ -20,25 +24,26 @@ ROLE = {"id": "0f3c5e7a9b1d4f6e8a2c4e6a8c0e2a4c", "name": "te_admin"}
 
 
 def issue_token(call: Call) -> Reply:
-    """POST /v3/auth/tokens: check a password body and answer with a new token."""
+    """POST /v3/auth/tokens: a password or an assume_role body in, a new token out."""
+    if _token_operation(call.body) == "iam.agency_token":
+        return _issue_agency_token(call)
+
     given, project = _read_password_body(call.body)
     credentials = call.state.credentials
     _check_password(credentials, given)
     _check_project(credentials, project)
 
-    value = "MII" + secrets.token_urlsafe(48)
-    token = Token(credentials.project_id, expires_at=call.now + TOKEN_SECONDS)
-    call.state.tokens[value] = token
+    value, token = _store_token(call, credentials.project_id)
     body = {"token": _describe_token(call, token)}
 
     return Reply(201, body, {"X-Subject-Token": value})
 
 
 def list_projects(call: Call) -> Reply:
-    """GET /v3/projects: the one project, when it matches the ``name`` filter."""
-    credentials = call.state.credentials
-    name = call.query.get("name", credentials.project_name)
-    found = [_describe_project(call)] if name == credentials.project_name else []
+    """GET /v3/projects: the caller's project, when it matches the ``name`` filter."""
+    project = _describe_project(call, call.project_id)
+    name = call.query.get("name", project["name"])
+    found = [project] if name == project["name"] else []
     links = {
         "self": f"{call.state.endpoints.get('iam', '')}/v3/projects",
         "previous": None,
@@ -46,6 +51,39 @@ def list_projects(call: Call) -> Reply:
     }
 
     return Reply(200, {"projects": found, "links": links})
+
+
+def _issue_agency_token(call: Call) -> Reply:
+    _check_caller_token(call)
+    role, scope = _read_assume_role_body(call.body)
+    agency = _find_agency(call, role)
+    in_scope = scope.get("id") == agency.project_id
+    if not in_scope and scope.get("name") != agency.project_name:
+        raise flat_error(400, "IAM.1109", "The project information cannot be found.")
+
+    value, token = _store_token(call, agency.project_id)
+    body = {"token": _describe_agency_token(call, token, agency)}
+
+    return Reply(201, body, {"X-Subject-Token": value})
+
+
+def _token_operation(body: dict[str, Any]) -> str:
+    try:
+        methods = body["auth"]["identity"]["methods"]
+    except (KeyError, TypeError):
+        return "iam.token"
+
+    assumed = isinstance(methods, list) and "assume_role" in methods
+
+    return "iam.agency_token" if assumed else "iam.token"
+
+
+def _store_token(call: Call, project_id: str) -> tuple[str, Token]:
+    value = "MII" + secrets.token_urlsafe(48)
+    token = Token(project_id, expires_at=call.now + TOKEN_SECONDS)
+    call.state.tokens[value] = token
+
+    return value, token
 
 
 def _read_password_body(body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -65,6 +103,45 @@ def _read_password_body(body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]
         raise _malformed("The project scope must be an object.")
 
     return given, project
+
+
+def _read_assume_role_body(
+    body: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    try:
+        role = body["auth"]["identity"]["assume_role"]
+        scope = body["auth"]["scope"]["project"]
+        named = isinstance(role["agency_name"], str)
+    except (KeyError, TypeError) as exc:
+        message = "The body is not a project-scoped assume_role request."
+        raise _malformed(message) from exc
+
+    if not named or not isinstance(scope, dict):
+        raise _malformed("The agency name must be a string and the scope an object.")
+    if "domain_name" not in role and "domain_id" not in role:
+        raise _malformed("The assume_role body needs 'domain_name' or 'domain_id'.")
+
+    return role, scope
+
+
+def _check_caller_token(call: Call) -> None:
+    token = call.state.tokens.get(call.headers.get("X-Auth-Token") or "")
+    if token is None or token.revoked:
+        raise flat_error(401, "IAM.0067", "Invalid token.")
+    if call.now >= token.expires_at:
+        raise flat_error(401, "IAM.0066", "The token has expired.")
+
+
+def _find_agency(call: Call, role: dict[str, Any]) -> Agency:
+    for agency in call.state.agencies:
+        same_domain = role.get("domain_name") == agency.domain_name
+        same_domain = same_domain or role.get("domain_id") == agency.domain_id
+        if same_domain and role["agency_name"] == agency.agency_name:
+            return agency
+
+    message = f"The agency {role['agency_name']!r} does not exist or trust you."
+    body = {"error": {"code": 403, "message": message, "title": "Forbidden"}}
+    raise ApiError(403, body)
 
 
 def _check_password(credentials: Credentials, given: list[str]) -> None:
@@ -112,19 +189,44 @@ def _describe_token(call: Call, token: Token) -> dict[str, Any]:
     }
 
 
-def _describe_project(call: Call) -> dict[str, Any]:
+def _describe_agency_token(call: Call, token: Token, agency: Agency) -> dict[str, Any]:
+    body = _describe_token(call, token)
+    domain = {"id": agency.domain_id, "name": agency.domain_name}
+    name = f"agency/{agency.domain_id}/{agency.agency_name}"
+    agency_id = uuid.uuid5(uuid.NAMESPACE_URL, name)
+    body["assumed_by"] = {"user": body["user"]}
+    body["user"] = {
+        "id": agency_id.hex,
+        "name": f"{agency.domain_name}/{agency.agency_name}",
+        "domain": domain,
+    }
+    body["project"] = {
+        "id": agency.project_id,
+        "name": agency.project_name,
+        "domain": domain,
+    }
+    body["methods"] = ["assume_role"]
+
+    return body
+
+
+def _describe_project(call: Call, project_id: str) -> dict[str, Any]:
     credentials = call.state.credentials
+    name, domain_id = credentials.project_name, DOMAIN_ID
+    for agency in call.state.agencies:
+        if agency.project_id == project_id:
+            name, domain_id = agency.project_name, agency.domain_id
     iam = call.state.endpoints.get("iam", "")
 
     return {
-        "id": credentials.project_id,
-        "name": credentials.project_name,
-        "domain_id": DOMAIN_ID,
-        "parent_id": DOMAIN_ID,
+        "id": project_id,
+        "name": name,
+        "domain_id": domain_id,
+        "parent_id": domain_id,
         "enabled": True,
         "is_domain": False,
         "description": "",
-        "links": {"self": f"{iam}/v3/projects/{credentials.project_id}"},
+        "links": {"self": f"{iam}/v3/projects/{project_id}"},
     }
 
 
@@ -135,9 +237,9 @@ def _malformed(message: str) -> ApiError:
 SERVICE = Service(
     name="iam",
     routes=(
-        route("POST", "/v3/auth/tokens", "iam.token", issue_token, auth=False),
+        route("POST", "/v3/auth/tokens", _token_operation, issue_token, auth=False),
         route("GET", "/v3/projects", "iam.list_projects", list_projects),
     ),
-    operations=("iam.token", "iam.list_projects"),
+    operations=("iam.token", "iam.agency_token", "iam.list_projects"),
     bad_body=_malformed,
 )

@@ -1,0 +1,361 @@
+"""Faults on demand: throttling, 5xx, slow answers, lost answers, jobs and servers."""
+
+import ssl
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+
+WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
+DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
+# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
+TLS = ssl.create_default_context()
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(time_scale=1.0, seed=7) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def http(emu: Emulator) -> Iterator[httpx.Client]:
+    """A client carrying a valid token; fault tests call all three services."""
+    with httpx.Client(verify=TLS, trust_env=False, timeout=5) as client:
+        client.headers["X-Auth-Token"] = _token(client, emu)
+        yield client
+
+
+def _issue_token(client: httpx.Client, emu: Emulator) -> httpx.Response:
+    creds = emu.credentials
+    user = {
+        "name": creds.user_name,
+        "password": creds.password,
+        "domain": {"name": creds.domain_name},
+    }
+    identity = {"methods": ["password"], "password": {"user": user}}
+    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
+
+    return client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
+
+
+def _token(client: httpx.Client, emu: Emulator) -> str:
+    return str(_issue_token(client, emu).headers["X-Subject-Token"])
+
+
+def _list_images(http: httpx.Client, emu: Emulator) -> httpx.Response:
+    return http.get(f"{emu.endpoints['ims']}/v2/cloudimages")
+
+
+def _show_server(
+    http: httpx.Client,
+    emu: Emulator,
+    server_id: str = WEB_01,
+) -> httpx.Response:
+    return http.get(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{server_id}")
+
+
+def _create(
+    http: httpx.Client,
+    emu: Emulator,
+    server_id: str = WEB_01,
+) -> httpx.Response:
+    body = {"name": "img", "instance_id": server_id}
+    return http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
+
+
+def _job(http: httpx.Client, emu: Emulator, response: httpx.Response) -> dict[str, Any]:
+    url = f"{emu.endpoints['ims']}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
+    job: dict[str, Any] = http.get(url).json()
+    return job
+
+
+def test_throttle_next_calls_with_img_0060(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.throttle("ims.list_images", count=2)
+
+    statuses = [_list_images(http, emu).status_code for _ in range(3)]
+
+    assert statuses == [400, 400, 200]
+    assert emu.counters["ims.list_images"] == 3
+
+
+def test_throttle_bodies_are_each_services_own(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.throttle("iam")
+    emu.faults.throttle("ecs")
+    emu.faults.throttle("ims", code="APIGW.0308", retry_after=3)
+
+    iam = _issue_token(http, emu)
+    ecs = _show_server(http, emu)
+    ims = _list_images(http, emu)
+
+    assert (iam.status_code, iam.json()["error_code"]) == (429, "APIGW.0308")
+    assert (ecs.status_code, ecs.json()["error"]["code"]) == (429, "Common.1503")
+    assert (ims.status_code, ims.json()["error_code"]) == (429, "APIGW.0308")
+    assert ims.headers["Retry-After"] == "3" and "Retry-After" not in ecs.headers
+
+
+def test_throttle_scoped_to_an_operation_spares_the_others(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    emu.faults.throttle("ims.create_image", count=None)
+
+    quota = http.get(f"{emu.endpoints['ims']}/v1/cloudimages/quota")
+    created = _create(http, emu)
+
+    assert quota.status_code == 200
+    assert created.json()["error"]["code"] == "IMG.0060"
+    assert emu.images() == []
+
+
+def _throttled_pattern(seed: int) -> list[int]:
+    with (
+        Emulator(seed=seed) as emu,
+        httpx.Client(verify=TLS, trust_env=False) as client,
+    ):
+        emu.faults.throttle("iam", rate=0.5)
+        return [_issue_token(client, emu).status_code for _ in range(20)]
+
+
+def test_throttle_rate_is_seeded() -> None:
+    pattern = _throttled_pattern(seed=3)
+
+    assert pattern == _throttled_pattern(seed=3)
+    assert 429 in pattern and 201 in pattern
+
+
+def test_throttle_rate_leaves_job_durations_as_seeded(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    with Emulator(seed=7) as calm, httpx.Client(verify=TLS, trust_env=False) as client:
+        client.headers["X-Auth-Token"] = _token(client, calm)
+        _create(client, calm)
+    emu.faults.throttle("ims.list_images", rate=0.5, count=None)
+    for _ in range(5):
+        _list_images(http, emu)
+    _create(http, emu)
+
+    assert emu.jobs()[0].duration == calm.jobs()[0].duration
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"scope": "ecs", "code": "IMG.0060"}, "Common.1503"),
+        ({"scope": "ims.nothing"}, "scope"),
+        ({"scope": "ims", "count": 0}, "count"),
+        ({"scope": "ims", "rate": 1.5}, "rate"),
+        ({"scope": "ims", "retry_after": -1}, "Retry-After"),
+    ],
+)
+def test_throttle_invalid_arguments_are_refused(
+    emu: Emulator, arguments: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        emu.faults.throttle(**arguments)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_fail_calls_answers_5xx_then_recovers(
+    emu: Emulator, http: httpx.Client, status: int
+) -> None:
+    emu.faults.fail_calls("ecs.show_server", status=status, count=2)
+
+    responses = [_show_server(http, emu) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [status, status, 200]
+    assert responses[0].json()["error_code"] == "APIGW.0000"
+
+
+def test_fail_calls_other_status_is_refused(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="501"):
+        emu.faults.fail_calls("ecs", status=501)
+
+
+def test_slow_calls_hold_the_answer_back(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.slow_calls("ims.create_image", 0.3)
+
+    url, body = f"{emu.endpoints['ims']}/v2/cloudimages/action", {"instance_id": WEB_01}
+    with pytest.raises(httpx.ReadTimeout):
+        http.post(url, json=body | {"name": "img"}, timeout=0.1)
+    quick = _create(http, emu)
+
+    # The slow call was carried out: the client only waited too little for it.
+    assert len(emu.jobs()) == 2 and quick.status_code == 200
+
+
+def test_slow_calls_delay_by_real_seconds(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.slow_calls("ecs", 0.1)
+    started = time.monotonic()
+
+    response = _show_server(http, emu)
+
+    assert response.status_code == 200
+    assert time.monotonic() - started >= 0.1
+
+
+def test_slow_calls_refuse_a_delay_past_a_minute(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="delay"):
+        emu.faults.slow_calls("ims", 61)
+
+
+def test_dropped_create_still_makes_the_job(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.drop_connection()
+
+    with pytest.raises(httpx.RemoteProtocolError):
+        _create(http, emu)
+    after = _list_images(http, emu)
+
+    [job] = emu.jobs()
+    assert job.server_id == WEB_01 and job.status == "INIT"
+    assert [image["id"] for image in after.json()["images"]] == [job.image_id]
+    assert emu.counters["http.dropped"] == 1
+
+
+def test_server_deleted_now_is_gone(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.delete_server(WEB_01)
+
+    assert _show_server(http, emu).status_code == 404
+    assert _create(http, emu).json()["error"]["code"] == "IMG.0005"
+
+
+def test_server_deleted_at_next_image_job_fails_it(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.delete_server(WEB_01, at_next_image_job=True)
+    before = _show_server(http, emu)
+    response = _create(http, emu)
+    gone = _show_server(http, emu)
+    emu.clock.advance(400)
+
+    job = _job(http, emu, response)
+    assert (before.status_code, response.status_code, gone.status_code) == (
+        200,
+        200,
+        404,
+    )
+    assert (job["status"], job["error_code"]) == ("FAIL", "IMG.0005")
+    assert emu.images() == []
+
+
+def test_server_deleted_mid_run_fails_a_stuck_job_too(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.stick_next_image_job()
+    response = _create(http, emu)
+    emu.clock.advance(400)
+    emu.faults.delete_server(WEB_01)
+
+    assert _job(http, emu, response)["status"] == "FAIL"
+
+
+def test_server_started_now_powers_on(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.start_server(WEB_01)
+    starting = _show_server(http, emu).json()["server"]
+    emu.clock.advance(10)
+
+    assert (starting["status"], starting["OS-EXT-STS:task_state"]) == (
+        "SHUTOFF",
+        "powering-on",
+    )
+    assert emu.server(WEB_01).status == "ACTIVE"
+    assert emu.counters["ecs.start"] == 0
+
+
+def test_server_started_when_its_next_image_job_starts(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.start_server(WEB_01, at_next_image_job=True)
+    _create(http, emu, DB_01)
+    untouched = emu.server(WEB_01).task_state
+    response = _create(http, emu, WEB_01)
+    emu.clock.advance(400)
+
+    assert untouched is None
+    assert emu.server(WEB_01).status == "ACTIVE"
+    assert _job(http, emu, response)["status"] == "SUCCESS"
+
+
+def test_server_fault_of_unknown_server_is_refused(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="no server"):
+        emu.faults.start_server("nope")
+
+
+def test_clear_drops_faults_not_yet_fired(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.throttle("ims", count=None)
+    emu.faults.fail_next_image_job()
+    emu.faults.delete_server(WEB_01, at_next_image_job=True)
+    emu.faults.clear()
+
+    response = _create(http, emu)
+    emu.clock.advance(400)
+
+    assert _job(http, emu, response)["status"] == "SUCCESS"
+    assert _show_server(http, emu).status_code == 200
+
+
+@pytest.mark.parametrize("service", ["iam", "ecs", "ims"])
+def test_admin_endpoint_on_each_listener_adds_a_fault(
+    emu: Emulator, http: httpx.Client, service: str
+) -> None:
+    fault = {"fault": "fail_calls", "scope": "ims.list_images", "status": 502}
+
+    added = http.post(f"{emu.endpoints[service]}/_emulator/faults", json=fault)
+
+    assert added.status_code == 204
+    assert _list_images(http, emu).status_code == 502
+    assert emu.counters["http.204"] == 1
+
+
+def test_admin_endpoint_job_server_and_token_faults(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    url = f"{emu.endpoints['ims']}/_emulator/faults"
+    failing = {
+        "fault": "fail_next_image_job",
+        "error_code": "IMG.0014",
+        "fail_reason": "x",
+    }
+    for fault in (failing, {"fault": "require_stopped"}, {"fault": "revoke_tokens"}):
+        assert http.post(url, json=fault).status_code == 204
+
+    assert _list_images(http, emu).status_code == 401
+    assert emu.require_stopped is True
+
+
+def test_admin_endpoint_refuses_unknown_faults_and_arguments(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    url = f"{emu.endpoints['ecs']}/_emulator/faults"
+
+    unknown = http.post(url, json={"fault": "melt"})
+    extra = http.post(url, json={"fault": "stick_next_image_job", "when": "now"})
+    wrong = http.post(url, json={"fault": "throttle", "scope": "ecs", "count": "2"})
+
+    assert [r.status_code for r in (unknown, extra, wrong)] == [400, 400, 400]
+    assert "melt" in unknown.json()["error_msg"]
+
+
+def test_admin_endpoint_clears_faults_and_shows_counters(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    faults = f"{emu.endpoints['iam']}/_emulator/faults"
+    http.post(faults, json={"fault": "throttle", "scope": "ims", "count": 5})
+    cleared = http.delete(faults)
+
+    listed = _list_images(http, emu)
+    counters = http.get(f"{emu.endpoints['ecs']}/_emulator/counters").json()
+
+    assert (cleared.status_code, listed.status_code) == (204, 200)
+    assert counters["ims.list_images"] == 1 and counters["iam.token"] == 1
