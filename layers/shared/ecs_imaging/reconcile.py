@@ -1,0 +1,563 @@
+"""Reconcile: finish the runs that ended before their image jobs did.
+
+A run whose image job outlives its deadline fails with `ImageJobTimedOut`; a run
+that fails while an image job may still be running says `"reconcile": true` in
+its cause. Both leave a server they stopped stopped. A scheduled pass looks at
+their image jobs again: images that finished late are finalized (tags, retention,
+an "Image Created" entry marked late), images that did not are recorded as
+failed, and the server is started once nothing can be imaging it any more.
+
+A mark in the state table, put on condition that it is new, comes before any
+change: a run is acted on once, however often or concurrently passes run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import clock, config, ecs, ims, naming, notifications, retention
+from .errors import ConfigurationError, EcsImagingError, ResourceNotFound
+from .models import Image, ImageKind, Job, JobStatus, RetentionPolicy, Server, Trigger
+from .session import CloudSession
+
+logger = logging.getLogger(__name__)
+
+PIPELINE_STATE_MACHINE_ARN = "ECS_IMAGING_PIPELINE_STATE_MACHINE_ARN"
+STATE_TABLE = "ECS_IMAGING_STATE_TABLE"
+TIMED_OUT = "ImageJobTimedOut"
+LOOKBACK = timedelta(days=7)
+# The longest a run lasts: the largest deadline (1440 minutes) and its cleanup.
+LONGEST_RUN = timedelta(days=1, hours=1)
+MARK_LIFETIME = timedelta(days=30)
+# IMS lists an image as soon as it accepts the job that makes it; a run whose
+# create outcome is unknown and that shows none this long after is taken to have
+# made none.
+UNSEEN_GRACE = timedelta(minutes=10)
+# A pass takes no further run with less than this left of its invocation.
+RESERVE_SECONDS = 30.0
+PAGE_SIZE = 100
+MAX_PAGES = 100
+_IN_PROGRESS = {"queued", "saving"}
+_LOST = {"killed", "deleted"}
+_ALREADY_RECONCILED: Literal["already reconciled"] = "already reconciled"
+_POLICY_FIELDS = ("image_kind", "retention", "trigger")
+
+
+@dataclass(frozen=True)
+class FailedExecution:
+    """A failed pipeline execution, as Step Functions describes it."""
+
+    execution_arn: str
+    stopped_at: datetime
+    error: str | None
+    cause: str | None
+    input: str | None
+
+
+class RunHistory(Protocol):
+    """Where reconcile finds failed runs, and keeps track of those it finished."""
+
+    def failed_since(self, since: datetime) -> Iterable[str]:
+        """The ARNs of the executions that failed at or after `since`."""
+        ...
+
+    def describe(self, execution_arn: str) -> FailedExecution:
+        """One failed execution with its error, cause and input."""
+        ...
+
+    def is_reconciled(self, execution_arn: str) -> bool:
+        """Whether a pass has acted on the run already."""
+        ...
+
+    def mark_reconciled(self, execution_arn: str, expires: datetime) -> bool:
+        """Mark the run as acted on; False when it was marked before."""
+        ...
+
+    def lock_holder(self, server_id: str, now: datetime) -> str | None:
+        """The run id of the run whose lock on the server is in force at `now`."""
+        ...
+
+
+class UnfinishedRun(BaseModel):
+    """What reconcile reads from a failed run's cause, or else from its input."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    server_id: str
+    run_id: str
+    server_name: str = ""
+    trigger: Trigger = Field(default_factory=Trigger)
+    job_id: str | None = None
+    image_id: str | None = None
+    image_ids: list[str] = Field(default_factory=list)
+    image_kind: ImageKind = ImageKind.SYSTEM
+    stopped_by_pipeline: bool = False
+    retention: RetentionPolicy | None = None
+
+
+class ReconciledRun(BaseModel):
+    """A run a pass finished: its images made late, or recorded as failed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    execution_arn: str
+    run_id: str
+    server_id: str
+    outcome: Literal["IMAGED", "FAILED"]
+    image_ids: list[str] = Field(default_factory=list)
+    server_restarted: bool = False
+    deleted_image_ids: list[str] = Field(default_factory=list)
+    reason: str | None = None
+    events: list[dict[str, str]] = Field(default_factory=list)
+
+
+class PendingRun(BaseModel):
+    """A run left for a later pass, and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    execution_arn: str
+    run_id: str
+    server_id: str
+    reason: str
+
+
+class ReconcileError(BaseModel):
+    """A run a pass could not look at or finish."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    execution_arn: str
+    error: str
+    message: str
+
+
+class ReconcileReport(BaseModel):
+    """What one pass found and did; `events` of its runs are for EventBridge."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examined: int
+    already_reconciled: int
+    reconciled: list[ReconciledRun]
+    pending: list[PendingRun]
+    errors: list[ReconcileError]
+    complete: bool
+
+    def events(self) -> list[dict[str, str]]:
+        """The EventBridge entries of every run the pass finished."""
+        return [entry for run in self.reconciled for entry in run.events]
+
+
+_Outcome = ReconciledRun | PendingRun | ReconcileError | Literal["already reconciled"] | None
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """Which state machine's runs to reconcile, and where the marks go."""
+
+    state_machine_arn: str
+    table_name: str
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """Where a run's images stand, and whether its server may be started."""
+
+    state: Literal["pending", "imaged", "failed"]
+    reason: str
+    images: list[Image]
+    job: Job | None
+    server: Server | None
+
+
+def settings_from_environment() -> ReconcileSettings:
+    """The state machine ARN and table name, from the function's environment."""
+    return ReconcileSettings(
+        state_machine_arn=_required(PIPELINE_STATE_MACHINE_ARN),
+        table_name=_required(STATE_TABLE),
+    )
+
+
+def reconcile_runs(
+    history: RunHistory,
+    session: CloudSession | None = None,
+    now: datetime | None = None,
+    time_left: Callable[[], float] | None = None,
+) -> ReconcileReport:
+    """Finish the unfinished runs of the last days that no pass has finished yet."""
+    session = session or CloudSession()
+    now = now or clock.now()
+
+    outcomes: list[_Outcome] = []
+    complete = True
+    for execution_arn in history.failed_since(now - LOOKBACK):
+        if time_left is not None and time_left() < RESERVE_SECONDS:
+            complete = False
+            break
+        outcomes.append(_try_reconcile(history, session, execution_arn, now))
+
+    return ReconcileReport(
+        examined=len(outcomes),
+        already_reconciled=outcomes.count(_ALREADY_RECONCILED),
+        reconciled=[o for o in outcomes if isinstance(o, ReconciledRun)],
+        pending=[o for o in outcomes if isinstance(o, PendingRun)],
+        errors=[o for o in outcomes if isinstance(o, ReconcileError)],
+        complete=complete,
+    )
+
+
+def unfinished_run(execution: FailedExecution) -> UnfinishedRun | None:
+    """The run reconcile may finish, or None for a failure it has nothing to do with."""
+    cause = _json_object(execution.cause)
+    if execution.error != TIMED_OUT and cause.get("reconcile") is not True:
+        return None
+    # A Handle failure cause leaves out the policy that the input still holds.
+    given = _json_object(execution.input)
+    policy = {key: given[key] for key in _POLICY_FIELDS if key in given}
+
+    return UnfinishedRun.model_validate({**policy, **cause})
+
+
+class StepFunctionsHistory:
+    """RunHistory over boto3 Step Functions and DynamoDB clients (or look-alikes)."""
+
+    def __init__(
+        self, stepfunctions: Any, dynamodb: Any, state_machine_arn: str, table_name: str
+    ) -> None:
+        self._stepfunctions = stepfunctions
+        self._dynamodb = dynamodb
+        self._state_machine_arn = state_machine_arn
+        self._table_name = table_name
+
+    def failed_since(self, since: datetime) -> Iterator[str]:
+        """The ARNs of the executions that failed at or after `since`, newest first."""
+        request: dict[str, Any] = {
+            "stateMachineArn": self._state_machine_arn,
+            "statusFilter": "FAILED",
+            "maxResults": PAGE_SIZE,
+        }
+        for _ in range(MAX_PAGES):
+            page = self._stepfunctions.list_executions(**request)
+            for summary in page.get("executions", []):
+                # Newest start first: earlier ones ended before `since`.
+                if summary["startDate"] < since - LONGEST_RUN:
+                    return
+                stopped = summary.get("stopDate")
+                if stopped is not None and stopped >= since:
+                    yield str(summary["executionArn"])
+            if not page.get("nextToken"):
+                return
+            request["nextToken"] = page["nextToken"]
+        logger.debug("Failed executions left unlisted", extra={"pages": MAX_PAGES})
+
+    def describe(self, execution_arn: str) -> FailedExecution:
+        """One failed execution with its error, cause and input."""
+        answer = self._stepfunctions.describe_execution(executionArn=execution_arn)
+
+        return FailedExecution(
+            execution_arn=execution_arn,
+            stopped_at=answer["stopDate"],
+            error=answer.get("error"),
+            cause=answer.get("cause"),
+            input=answer.get("input"),
+        )
+
+    def is_reconciled(self, execution_arn: str) -> bool:
+        """Whether the run's mark is in the table."""
+        return self._get_item(_mark_key(execution_arn)) is not None
+
+    def mark_reconciled(self, execution_arn: str, expires: datetime) -> bool:
+        """Put the run's mark unless it is there; False when it was."""
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table_name,
+                Item={
+                    "id": {"S": _mark_key(execution_arn)},
+                    "expiration": {"N": str(int(expires.timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            return False
+
+        return True
+
+    def lock_holder(self, server_id: str, now: datetime) -> str | None:
+        """The run holding the server's lock (see the pipeline's ASL), if in force."""
+        item = self._get_item(f"lock#{server_id}") or {}
+        expires_at = item.get("expires_at", {}).get("S")
+        if expires_at is None or clock.parse_timestamp(expires_at) <= now:
+            return None
+
+        return str(item.get("run_id", {}).get("S", ""))
+
+    def _get_item(self, key: str) -> dict[str, Any] | None:
+        answer = self._dynamodb.get_item(
+            TableName=self._table_name, Key={"id": {"S": key}}, ConsistentRead=True
+        )
+        item: dict[str, Any] | None = answer.get("Item")
+
+        return item
+
+
+def _try_reconcile(
+    history: RunHistory, session: CloudSession, execution_arn: str, now: datetime
+) -> _Outcome:
+    if history.is_reconciled(execution_arn):
+        return _ALREADY_RECONCILED
+    try:
+        return _reconcile_run(history, session, execution_arn, now)
+    except (EcsImagingError, ValidationError) as exc:
+        # One run's trouble must not hold up the others.
+        logger.debug("Run not reconciled", extra={"execution_arn": execution_arn})
+        return ReconcileError(
+            execution_arn=execution_arn, error=type(exc).__name__, message=str(exc)[:1000]
+        )
+
+
+def _reconcile_run(
+    history: RunHistory, session: CloudSession, execution_arn: str, now: datetime
+) -> _Outcome:
+    execution = history.describe(execution_arn)
+    run = unfinished_run(execution)
+    if run is None:
+        return None
+
+    verdict = _judge(history, session, run, execution, now)
+    if verdict.state == "pending":
+        logger.debug("Run left for later", extra={"run_id": run.run_id})
+        return PendingRun(
+            execution_arn=execution_arn,
+            run_id=run.run_id,
+            server_id=run.server_id,
+            reason=verdict.reason,
+        )
+    if not history.mark_reconciled(execution_arn, now + MARK_LIFETIME):
+        # Another pass got there first.
+        return _ALREADY_RECONCILED
+
+    return _finish(session, run, execution, verdict, now)
+
+
+def _judge(
+    history: RunHistory,
+    session: CloudSession,
+    run: UnfinishedRun,
+    execution: FailedExecution,
+    now: datetime,
+) -> _Verdict:
+    """Read-only: what a pass would do with the run now."""
+    job = _show_job(session, run.job_id) if run.job_id else None
+    state, reason, images = _judge_images(session, run, job, now - execution.stopped_at)
+    if state == "pending":
+        return _Verdict(state, reason, images, job, None)
+
+    server = _show_server(session, run.server_id)
+    # The IMS docs say not to start a server while an image of it is being made.
+    if run.stopped_by_pipeline and server is not None and server.is_stopped:
+        if history.lock_holder(run.server_id, now) not in (None, run.run_id):
+            return _Verdict("pending", "another run holds the server", images, job, server)
+        if _server_images_in_progress(session, run.server_id):
+            reason = "another image of the server is being made"
+            return _Verdict("pending", reason, images, job, server)
+
+    return _Verdict(state, reason, images, job, server)
+
+
+def _judge_images(
+    session: CloudSession, run: UnfinishedRun, job: Job | None, since_stop: timedelta
+) -> tuple[Literal["pending", "imaged", "failed"], str, list[Image]]:
+    if job is not None and job.status in (JobStatus.INIT, JobStatus.RUNNING):
+        return "pending", f"image job {job.job_id} is {job.status.value}", []
+    if job is not None and job.status is JobStatus.FAIL:
+        return "failed", f"image job {job.job_id} failed", []
+
+    expected = _expected_image_ids(run, job)
+    if not expected and run.image_kind is ImageKind.DATA_DISKS:
+        # Untagged until finalized, data-disk images of an unknown create cannot be
+        # found; their server stays stopped until someone looks.
+        return "pending", "the run's data-disk images cannot be found by tag", []
+    if expected:
+        shown = [_show_image(session, image_id) for image_id in expected]
+        found = [image for image in shown if image is not None]
+    else:
+        found = ims.list_images(session, tag=(naming.RUN_TAG, run.run_id))
+    statuses = {image.status for image in found}
+
+    if len(found) < len(expected) or statuses & _LOST:
+        return "failed", "the run's image is gone or was killed", found
+    if not found and since_stop < UNSEEN_GRACE:
+        return "pending", "no image of the run shows yet", found
+    if not found:
+        return "failed", "the run made no image", found
+    if statuses != {"active"}:
+        return "pending", "the run's image is still being made", found
+
+    return "imaged", "the image job finished after the run ended", found
+
+
+def _finish(
+    session: CloudSession,
+    run: UnfinishedRun,
+    execution: FailedExecution,
+    verdict: _Verdict,
+    now: datetime,
+) -> ReconciledRun:
+    """Act on a marked run: finalize or record its images, then start its server."""
+    if verdict.state == "imaged" and run.image_kind is ImageKind.DATA_DISKS:
+        # Data-disk images get their tags when a run is finalized, which this is.
+        for image in verdict.images:
+            ims.add_image_tags(session, image.id, naming.pipeline_tags(run.run_id, run.server_id))
+    restarted = _start_if_stopped(session, run, verdict.server)
+
+    deleted: list[retention.Deletion] = []
+    if verdict.state == "imaged" and run.retention is not None:
+        protect = frozenset(image.id for image in verdict.images)
+        deleted = retention.apply(session, run.retention, run.server_id, now, protect)
+    logger.debug("Run reconciled", extra={"run_id": run.run_id})
+    events = _build_events(run, execution, verdict, restarted, deleted)
+
+    return ReconciledRun(
+        execution_arn=execution.execution_arn,
+        run_id=run.run_id,
+        server_id=run.server_id,
+        outcome="IMAGED" if verdict.state == "imaged" else "FAILED",
+        image_ids=[image.id for image in verdict.images],
+        server_restarted=restarted,
+        deleted_image_ids=[d.image_id for d in deleted if d.deleted],
+        reason=verdict.reason,
+        events=events,
+    )
+
+
+def _build_events(
+    run: UnfinishedRun,
+    execution: FailedExecution,
+    verdict: _Verdict,
+    restarted: bool,
+    deleted: list[retention.Deletion],
+) -> list[dict[str, str]]:
+    common = {
+        "server_id": run.server_id,
+        "server_name": run.server_name or (verdict.server.name if verdict.server else ""),
+        "run_id": run.run_id,
+        "execution_id": execution.execution_arn,
+        "trigger": run.trigger.model_dump(mode="json"),
+    }
+    job = verdict.job
+    if verdict.state == "failed":
+        failed = {
+            **common,
+            "error": "ImageJobFailed",
+            "run_error": execution.error,
+            "job_id": run.job_id,
+            "image_id": run.image_id,
+            "error_code": job.error_code if job else None,
+            "fail_reason": (job.fail_reason if job else None) or verdict.reason,
+            "stopped_by_pipeline": run.stopped_by_pipeline,
+            "server_restarted": restarted,
+            "late": True,
+        }
+        return [_entry("Image Failed", failed)]
+
+    images = verdict.images
+    created = {
+        **common,
+        "image_kind": run.image_kind.value,
+        "image_id": images[0].id,
+        "image_ids": [image.id for image in images],
+        "image_name": images[0].name,
+        "job_id": run.job_id,
+        "server_restarted": restarted,
+        "deleted_image_ids": [d.image_id for d in deleted if d.deleted],
+        "late": True,
+    }
+    removed = [d for d in deleted if d.deleted][: notifications.MAX_DELETION_ENTRIES]
+
+    return [
+        _entry("Image Created", created),
+        *(_entry("Image Deleted", {**common, **d.__dict__, "late": True}) for d in removed),
+    ]
+
+
+def _entry(detail_type: str, detail: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Source": notifications.SOURCE,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail, separators=(",", ":"), default=str),
+        "EventBusName": config.get_settings().event_bus_name,
+    }
+
+
+def _start_if_stopped(session: CloudSession, run: UnfinishedRun, server: Server | None) -> bool:
+    if not run.stopped_by_pipeline or server is None or not server.is_stopped:
+        return False
+    ecs.start_server(session, run.server_id)
+
+    return True
+
+
+def _server_images_in_progress(session: CloudSession, server_id: str) -> bool:
+    images = ims.list_images(session, tag=(naming.SERVER_TAG, server_id))
+
+    return any(image.status in _IN_PROGRESS for image in images)
+
+
+def _expected_image_ids(run: UnfinishedRun, job: Job | None) -> list[str]:
+    made: list[str] = []
+    if job is not None:
+        made = job.entities.data_image_ids or [job.entities.image_id or ""]
+    made = [image_id for image_id in made if image_id]
+
+    return made or list(run.image_ids) or ([run.image_id] if run.image_id else [])
+
+
+def _show_job(session: CloudSession, job_id: str) -> Job | None:
+    try:
+        return ims.show_job(session, job_id)
+    except ResourceNotFound:
+        # IMS keeps job records for a limited time; the images still tell.
+        return None
+
+
+def _show_image(session: CloudSession, image_id: str) -> Image | None:
+    try:
+        return ims.show_image(session, image_id)
+    except ResourceNotFound:
+        return None
+
+
+def _show_server(session: CloudSession, server_id: str) -> Server | None:
+    try:
+        return ecs.show_server(session, server_id)
+    except ResourceNotFound:
+        return None
+
+
+def _mark_key(execution_arn: str) -> str:
+    return f"reconciled#{execution_arn}"
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        parsed = json.loads(text or "")
+    except ValueError:
+        return {}
+
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _required(name: str) -> str:
+    value = config.read(name)
+    if not value:
+        raise ConfigurationError(f"Set {name}: reconcile cannot run without it.")
+
+    return value
