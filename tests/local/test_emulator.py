@@ -1,3 +1,4 @@
+import contextlib
 import dataclasses
 import email.utils
 import json
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, SAMPLE_SERVERS, Clock, Emulator
+from ecs_imaging_local.emulator import __main__ as emulator_main
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
@@ -148,9 +150,11 @@ def test_emulator_logs_no_token_or_password(
     assert emulator.credentials.password not in text
 
 
-def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
+@contextlib.contextmanager
+def _run_cli(*options: str) -> Iterator[dict[str, Any]]:
+    """The emulator CLI in a child process: its summary line, then a clean Ctrl-C."""
     env = {**os.environ, "PYTHONPATH": str(LOCAL)}
-    command = [sys.executable, "-m", EMULATOR, "--time-scale", "0.02"]
+    command = [sys.executable, "-m", EMULATOR, *options]
     # A fixed command: this interpreter running our own module.
     process = subprocess.Popen(  # noqa: S603
         command, stdout=subprocess.PIPE, text=True, env=env
@@ -160,21 +164,77 @@ def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
         watchdog.start()
         try:
             assert process.stdout is not None
-            summary = json.loads(process.stdout.readline())
-            iam = summary["endpoints"]["iam"]
-            with httpx.Client(verify=TLS, trust_env=False) as client:
-                body = _password_body(summary["credentials"])
-                issued = client.post(f"{iam}/v3/auth/tokens", json=body)
+            yield json.loads(process.stdout.readline())
             process.send_signal(signal.SIGINT)
-            returncode = process.wait(timeout=5)
+            assert process.wait(timeout=5) == 0
         finally:
             watchdog.cancel()
             process.kill()
 
+
+def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
+    with _run_cli("--time-scale", "0.02") as summary:
+        iam = summary["endpoints"]["iam"]
+        with httpx.Client(verify=TLS, trust_env=False) as client:
+            body = _password_body(summary["credentials"])
+            issued = client.post(f"{iam}/v3/auth/tokens", json=body)
+
     assert summary["credentials"]["project_id"] == PROJECT_ID
     assert summary["endpoints"]["ims"].startswith("http://127.0.0.1:")
     assert issued.status_code == 201
-    assert returncode == 0
+
+
+def _cli_job_seconds(*options: str) -> float:
+    """How long, in emulated seconds, an image of web-01 takes in a fresh CLI run."""
+    with (
+        _run_cli("--time-scale", "0.001", *options) as summary,
+        httpx.Client(verify=TLS, trust_env=False) as client,
+    ):
+        endpoints = summary["endpoints"]
+        issued = client.post(
+            f"{endpoints['iam']}/v3/auth/tokens",
+            json=_password_body(summary["credentials"]),
+        )
+        client.headers["X-Auth-Token"] = issued.headers["X-Subject-Token"]
+        body = {"name": "web-01-golden", "instance_id": WEB_01}
+        created = client.post(f"{endpoints['ims']}/v2/cloudimages/action", json=body)
+        url = f"{endpoints['ims']}/v1/{PROJECT_ID}/jobs/{created.json()['job_id']}"
+        job = _wait_for_job(client, url)
+
+    assert job["status"] == "SUCCESS"
+    begin, end = (_parse_time(job[key]) for key in ("begin_time", "end_time"))
+
+    return (end - begin).total_seconds()
+
+
+def _wait_for_job(client: httpx.Client, url: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    job: dict[str, Any] = client.get(url).json()
+    while job["status"] != "SUCCESS" and time.monotonic() < deadline:
+        time.sleep(0.02)
+        job = client.get(url).json()
+
+    return job
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_cli_without_seed_gives_the_same_job_durations() -> None:
+    first, second = _cli_job_seconds(), _cli_job_seconds()
+    reseeded = _cli_job_seconds("--seed", "8")
+
+    # Begin and end times are rounded to the millisecond apiece.
+    assert first == pytest.approx(second, abs=0.002)
+    assert reseeded != pytest.approx(first, abs=0.002)
+
+
+def test_cli_help_names_the_default_seed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        emulator_main.main(["--help"])
+
+    assert "(default: 7)" in " ".join(capsys.readouterr().out.split())
 
 
 def test_date_header_follows_emulated_clock(emulator: Emulator) -> None:
@@ -272,37 +332,15 @@ def test_credentials_carry_a_random_access_key_pair() -> None:
 
 def test_cli_reads_a_seed_file(tmp_path: Path) -> None:
     path = _write_seeds(tmp_path, {"servers": [{"name": "only", "status": "SHUTOFF"}]})
-    env = {**os.environ, "PYTHONPATH": str(LOCAL)}
-    command = [
-        sys.executable,
-        "-m",
-        EMULATOR,
-        "--seed-file",
-        str(path),
-        "--no-sample-servers",
-    ]
-    # A fixed command: this interpreter running our own module.
-    process = subprocess.Popen(  # noqa: S603
-        command, stdout=subprocess.PIPE, text=True, env=env
-    )
-    with process:
-        watchdog = threading.Timer(10, process.kill)
-        watchdog.start()
-        try:
-            assert process.stdout is not None
-            summary = json.loads(process.stdout.readline())
-            endpoints = summary["endpoints"]
-            with httpx.Client(verify=TLS, trust_env=False) as client:
-                body = _password_body(summary["credentials"])
-                issued = client.post(f"{endpoints['iam']}/v3/auth/tokens", json=body)
-                headers = {"X-Auth-Token": issued.headers["X-Subject-Token"]}
-                url = f"{endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/detail"
-                servers = client.get(url, headers=headers).json()["servers"]
-            process.send_signal(signal.SIGINT)
-            process.wait(timeout=5)
-        finally:
-            watchdog.cancel()
-            process.kill()
+    with _run_cli("--seed-file", str(path), "--no-sample-servers") as summary:
+        endpoints = summary["endpoints"]
+        with httpx.Client(verify=TLS, trust_env=False) as client:
+            body = _password_body(summary["credentials"])
+            issued = client.post(f"{endpoints['iam']}/v3/auth/tokens", json=body)
+            headers = {"X-Auth-Token": issued.headers["X-Subject-Token"]}
+            url = f"{endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/detail"
+            servers = client.get(url, headers=headers).json()["servers"]
 
     assert [server["name"] for server in servers] == ["only"]
     assert summary["credentials"]["access_key"]
+    assert summary["seed"] == 7

@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from ecs_imaging import auth, config
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from ecs_imaging_local.environment import configured, emulator_environment
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
 
@@ -255,7 +257,8 @@ def test_permanent_keys_with_a_security_token_are_401(emu: Emulator) -> None:
     assert _refused(_send(_sign(emu, "GET", _server_url(emu), security_token="x")))
 
 
-def _password_token(emu: Emulator) -> str:
+def _request_password_token(emu: Emulator, scope: dict[str, Any]) -> httpx.Response:
+    """Ask IAM for a token the way the library does: no catalog, JSON in UTF-8."""
     creds = emu.credentials
     user = {
         "name": creds.user_name,
@@ -263,8 +266,17 @@ def _password_token(emu: Emulator) -> str:
         "domain": {"name": creds.domain_name},
     }
     identity = {"methods": ["password"], "password": {"user": user}}
-    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
-    response = HTTP.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
+    body = {"auth": {"identity": identity, "scope": scope}}
+    headers = {"Content-Type": "application/json;charset=utf8"}
+    content = json.dumps(body).encode()
+
+    return HTTP.post(
+        _tokens_url(emu), params={"nocatalog": "true"}, headers=headers, content=content
+    )
+
+
+def _password_token(emu: Emulator) -> str:
+    response = _request_password_token(emu, {"project": {"name": emu.region}})
 
     return str(response.headers["X-Subject-Token"])
 
@@ -310,6 +322,50 @@ def test_agency_token_reaches_the_delegating_project(
     assert token["assumed_by"]["user"]["name"] == emu.credentials.user_name
     assert theirs.status_code == 200 and ours.status_code == 401
     assert emu.counters["iam.agency_token"] == 1 and emu.counters["iam.token"] == 1
+
+
+def test_agency_token_from_a_domain_scoped_user_token(
+    emu: Emulator,
+    delegated: str,
+) -> None:
+    scope = {"domain": {"name": emu.credentials.domain_name}}
+    user = _request_password_token(emu, scope)
+    user_headers = {"X-Auth-Token": user.headers["X-Subject-Token"]}
+    agency = _assume(emu, user.headers["X-Subject-Token"])
+    headers = {"X-Auth-Token": agency.headers["X-Subject-Token"]}
+
+    image = {"name": "theirs-golden", "instance_id": delegated}
+    ims = emu.endpoints["ims"]
+    created = HTTP.post(f"{ims}/v2/cloudimages/action", json=image, headers=headers)
+    direct = HTTP.get(_server_url(emu, delegated, OTHER_PROJECT), headers=user_headers)
+
+    assert user.status_code == 201 and "project" not in user.json()["token"]
+    assert agency.status_code == 201
+    assert agency.json()["token"]["project"]["id"] == OTHER_PROJECT
+    assert created.status_code == 200 and direct.status_code == 401
+    assert [image.project_id for image in emu.images()] == [OTHER_PROJECT]
+
+
+def test_agency_token_of_the_library_reaches_the_delegating_project(
+    emu: Emulator,
+    delegated: str,
+) -> None:
+    variables = emulator_environment(emu) | {
+        config.AGENCY_NAME: "imaging",
+        config.AGENCY_DOMAIN_NAME: DELEGATING,
+    }
+    auth.token_cache.clear()
+    try:
+        with configured(variables, emu):
+            _, token = auth.get_token()
+    finally:
+        auth.token_cache.clear()
+
+    headers = {"X-Auth-Token": token.value}
+    response = HTTP.get(_server_url(emu, delegated, OTHER_PROJECT), headers=headers)
+
+    assert token.project_id == OTHER_PROJECT and response.status_code == 200
+    assert emu.counters["iam.token"] == 1 and emu.counters["iam.agency_token"] == 1
 
 
 def test_agency_token_by_domain_id_and_project_id(emu: Emulator) -> None:

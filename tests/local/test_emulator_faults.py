@@ -184,7 +184,7 @@ def test_slow_calls_hold_the_answer_back(emu: Emulator, http: httpx.Client) -> N
     url, body = f"{emu.endpoints['ims']}/v2/cloudimages/action", {"instance_id": WEB_01}
     with pytest.raises(httpx.ReadTimeout):
         http.post(url, json=body | {"name": "img"}, timeout=0.1)
-    quick = _create(http, emu)
+    quick = _create(http, emu, DB_01)
 
     # The slow call was carried out: the client only waited too little for it.
     assert len(emu.jobs()) == 2 and quick.status_code == 200

@@ -7,6 +7,8 @@ import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
+USER_DOMAIN = "OTC-EU-DE-00000000001000000001"
+DOMAIN_SCOPE = {"domain": {"name": USER_DOMAIN}}
 IAM_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 # One client for the module: making an httpx client costs tens of milliseconds.
 HTTP = httpx.Client(trust_env=False)
@@ -31,6 +33,15 @@ def _password_body(emu: Emulator, **overrides: str) -> dict[str, Any]:
         project = {"id": values["project_id"]}
 
     return {"auth": {"identity": identity, "scope": {"project": project}}}
+
+
+def _scoped_body(emu: Emulator, scope: Any) -> dict[str, Any]:
+    """A password body with this ``scope``, or none at all for None."""
+    auth = _password_body(emu)["auth"]
+    if scope is None:
+        return {"auth": {"identity": auth["identity"]}}
+
+    return {"auth": auth | {"scope": scope}}
 
 
 def _post_token(emu: Emulator, body: Any) -> httpx.Response:
@@ -111,6 +122,18 @@ def test_token_issue_malformed_body_is_400(emulator: Emulator, body: Any) -> Non
     assert response.json()["error_code"] == "IAM.0001"
 
 
+@pytest.mark.parametrize(
+    "scope",
+    ["eu-de", {}, {"system": {"all_projects": True}}, {"domain": "x"}, {"project": []}],
+    ids=["not-object", "empty", "unknown-kind", "domain-string", "project-list"],
+)
+def test_token_issue_malformed_scope_is_400(emulator: Emulator, scope: Any) -> None:
+    response = _post_token(emulator, _scoped_body(emulator, scope))
+
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "IAM.0001"
+
+
 def test_token_issue_invalid_json_is_400(emulator: Emulator) -> None:
     url = f"{emulator.endpoints['iam']}/v3/auth/tokens"
     headers = {"Content-Type": "application/json;charset=utf8"}
@@ -125,6 +148,77 @@ def test_token_issue_unknown_project_is_400(emulator: Emulator) -> None:
 
     assert response.status_code == 400
     assert response.json()["error_code"] == "IAM.1109"
+
+
+def test_token_issue_scoped_to_domain_has_no_project(emulator: Emulator) -> None:
+    by_name = _post_token(emulator, _scoped_body(emulator, DOMAIN_SCOPE))
+    token = by_name.json()["token"]
+    by_id_scope = {"domain": {"id": token["domain"]["id"]}}
+    by_id = _post_token(emulator, _scoped_body(emulator, by_id_scope))
+
+    assert (by_name.status_code, by_id.status_code) == (201, 201)
+    assert token["domain"] == token["user"]["domain"]
+    assert token["domain"]["name"] == USER_DOMAIN and "project" not in token
+    assert by_id.json()["token"]["domain"] == token["domain"]
+    assert by_id.headers["X-Subject-Token"] in emulator.issued_tokens
+
+
+def test_token_issue_without_scope_is_global(emulator: Emulator) -> None:
+    response = _post_token(emulator, _scoped_body(emulator, None))
+
+    token = response.json()["token"]
+    assert response.status_code == 201
+    assert token["domain"]["name"] == USER_DOMAIN and "project" not in token
+
+
+def test_token_issue_with_project_and_domain_is_project_scoped(
+    emulator: Emulator,
+) -> None:
+    scope = {"project": {"name": "eu-de"}} | DOMAIN_SCOPE
+    response = _post_token(emulator, _scoped_body(emulator, scope))
+
+    token = response.json()["token"]
+    assert token["project"]["id"] == PROJECT_ID and "domain" not in token
+
+
+def test_token_issue_other_domain_is_401(emulator: Emulator) -> None:
+    scope = {"domain": {"name": "OTC-EU-DE-00000000001000000002"}}
+    response = _post_token(emulator, _scoped_body(emulator, scope))
+
+    assert (response.status_code, response.json()["error_code"]) == (401, "IAM.0001")
+    assert emulator.issued_tokens == []
+
+
+def _issue_scoped_token(emu: Emulator, scope: Any) -> str:
+    return _post_token(emu, _scoped_body(emu, scope)).headers["X-Subject-Token"]
+
+
+@pytest.mark.parametrize("scope", [DOMAIN_SCOPE, None], ids=["domain", "global"])
+def test_token_without_project_is_refused_by_ecs_and_ims(
+    emulator: Emulator,
+    scope: Any,
+) -> None:
+    token = _issue_scoped_token(emulator, scope)
+    headers = {"X-Auth-Token": token}
+    ims = emulator.endpoints["ims"]
+
+    server = _show_server(emulator, token)
+    images = HTTP.get(f"{ims}/v2/cloudimages", headers=headers)
+    job = HTTP.get(f"{ims}/v1/{PROJECT_ID}/jobs/{'0' * 32}", headers=headers)
+
+    answers = (server, images, job)
+    assert [answer.status_code for answer in answers] == [401, 401, 401]
+    assert {answer.json()["error_code"] for answer in answers} == {"APIGW.0301"}
+    assert "scoped to a domain" in server.json()["error_msg"]
+
+
+def test_token_of_domain_lists_the_users_project(emulator: Emulator) -> None:
+    url = f"{emulator.endpoints['iam']}/v3/projects"
+    headers = {"X-Auth-Token": _issue_scoped_token(emulator, DOMAIN_SCOPE)}
+
+    found = HTTP.get(url, params={"name": "eu-de"}, headers=headers)
+
+    assert [project["id"] for project in found.json()["projects"]] == [PROJECT_ID]
 
 
 def test_projects_list_finds_region_by_name(emulator: Emulator) -> None:

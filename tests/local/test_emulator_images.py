@@ -11,6 +11,7 @@ from ecs_imaging_local.emulator import PROJECT_ID, Emulator
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
+APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
 FILES_04 = "d3d94468-02a4-4e5f-8c1b-3c4d5e6f7a64"
 ERP_05 = "6512bd43-d9ca-4a6e-8d2f-4d5e6f7a8b65"
 VAULT = "a87ff679-a2f3-4e71-9181-5e6f7a8b9c66"
@@ -121,6 +122,7 @@ def test_whole_image_of_cbr_server_carries_its_backup(
         ({"name": "x", "vault_id": VAULT}, "IMG.0012"),
         (WHOLE | {"backup_id": MISSING}, "IMG.0001"),
         (WHOLE | {"name": " x"}, "IMG.0003"),
+        (WHOLE | {"image_tags": [{"key": "a", "value": "b"}] * 2}, "IMG.0115"),
     ],
     ids=[
         "cbr",
@@ -132,6 +134,7 @@ def test_whole_image_of_cbr_server_carries_its_backup(
         "no-server",
         "from-backup",
         "bad-name",
+        "repeated-tag",
     ],
 )
 def test_whole_image_rule(
@@ -240,6 +243,7 @@ def _volume_case(case: str, emu: Emulator) -> list[dict[str, Any]]:
         "no-volume": [{"name": "d"}],
         "no-name": [{"volume_id": second}],
         "bad-old-tag": [{"name": "d", "volume_id": second, "tags": ["no-dot"]}],
+        "repeated-tag": [{"name": "d", "volume_id": second, "tags": ["a.b", "a.c"]}],
         "not-object": ["d"],
     }
     return cases[case]
@@ -255,6 +259,7 @@ def _volume_case(case: str, emu: Emulator) -> list[dict[str, Any]]:
         ("no-volume", "IMG.0001"),
         ("no-name", "IMG.0013"),
         ("bad-old-tag", "IMG.0115"),
+        ("repeated-tag", "IMG.0115"),
         ("not-object", "IMG.0001"),
     ],
 )
@@ -295,6 +300,61 @@ def test_data_images_are_counted_apart(emu: Emulator, ims: httpx.Client) -> None
 
     assert emu.counters["ims.create_data_images"] == 1
     assert emu.counters["ims.create_image"] == 1
+
+
+def _image_of_erp(emu: Emulator, ims: httpx.Client, kind: str) -> httpx.Response:
+    if kind == "system":
+        return _create(ims, instance_id=ERP_05)
+    if kind == "data":
+        return _data(ims, {"name": "d", "volume_id": _volumes(emu, ERP_05)[0]})
+
+    return _whole(ims)
+
+
+@pytest.mark.parametrize("first", ["system", "whole", "data"])
+@pytest.mark.parametrize("second", ["system", "whole", "data"])
+def test_image_of_server_with_unfinished_image_job_is_img_0010(
+    emu: Emulator, ims: httpx.Client, first: str, second: str
+) -> None:
+    accepted = _image_of_erp(emu, ims, first)
+    emu.clock.advance(60)
+    busy = _image_of_erp(emu, ims, second)
+    emu.clock.advance(3600)
+    again = _image_of_erp(emu, ims, second)
+
+    assert (_code(accepted), _code(busy), _code(again)) == (None, "IMG.0010", None)
+
+
+def test_image_of_server_after_failed_job_is_accepted(
+    emu: Emulator,
+    ims: httpx.Client,
+) -> None:
+    emu.faults.fail_next_image_job()
+    _create(ims)
+    emu.clock.advance(3600)
+
+    assert _code(_create(ims)) is None
+
+
+def test_image_of_server_with_stuck_job_stays_img_0010(
+    emu: Emulator,
+    ims: httpx.Client,
+) -> None:
+    emu.faults.stick_next_image_job()
+    _create(ims)
+    emu.clock.advance(10 * 3600)
+
+    assert _code(_create(ims)) == "IMG.0010"
+    assert _code(_create(ims, instance_id=DB_01)) is None
+
+
+def test_image_of_server_while_its_image_exports_is_accepted(
+    emu: Emulator, ims: httpx.Client
+) -> None:
+    image_id = _active_image(emu, ims)
+    exporting = _export(ims, image_id, bucket_url="b:o", file_format="qcow2")
+
+    assert _code(exporting) is None and _code(_create(ims)) is None
 
 
 def test_image_keeps_ram_limits_and_enterprise_project(
@@ -340,7 +400,8 @@ def test_quota_reports_used_and_limit(emu: Emulator, ims: httpx.Client) -> None:
 
 def test_quota_full_is_img_0015(emu: Emulator, ims: httpx.Client) -> None:
     emu.image_quota = 2
-    codes = [_code(_create(ims, name=f"i{n}")) for n in range(3)]
+    servers = (WEB_01, DB_01, APP_02)
+    codes = [_code(_create(ims, instance_id=server_id)) for server_id in servers]
 
     assert codes == [None, None, "IMG.0015"]
     assert _code(_whole(ims)) == "IMG.0015"
@@ -514,7 +575,7 @@ def test_list_filters_by_id_owner_and_whole_image(
 def test_list_filters_by_created_at(emu: Emulator, ims: httpx.Client) -> None:
     _create(ims, name="old")
     emu.clock.advance(60)
-    _create(ims, name="new")
+    _create(ims, name="new", instance_id=DB_01)
     at = ims.get("/v2/cloudimages").json()["images"][0]["created_at"]
     before = (emu.clock.now() - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -543,7 +604,7 @@ def test_list_bad_query_is_img_0001(ims: httpx.Client, filters: dict[str, str]) 
 
 
 def test_list_sorts_by_name_and_size(emu: Emulator, ims: httpx.Client) -> None:
-    for name, server_id in (("b", WEB_01), ("c", DB_01), ("a", WEB_01)):
+    for name, server_id in (("b", WEB_01), ("c", DB_01), ("a", APP_02)):
         _create(ims, name=name, instance_id=server_id)
     emu.clock.advance(3600)
 
@@ -555,8 +616,8 @@ def test_list_sorts_by_name_and_size(emu: Emulator, ims: httpx.Client) -> None:
 
 def test_list_pages_through_every_image(emu: Emulator, ims: httpx.Client) -> None:
     emu.image_quota = 30
-    for n in range(25):
-        _create(ims, name=f"i{n:02d}")
+    for n, server_id in enumerate(emu.add_fleet(25)):
+        _create(ims, name=f"i{n:02d}", instance_id=server_id)
     names: list[str] = []
     marker: dict[str, str] = {}
     for _ in range(5):

@@ -134,9 +134,12 @@ def test_image_list_filters_by_name_tag_and_status(
     assert _names(ims, __imagetype="gold") == []
 
 
-def test_image_list_pages_with_marker_and_limit(ims: httpx.Client) -> None:
+def test_image_list_pages_with_marker_and_limit(
+    realtime_emulator: Emulator, ims: httpx.Client
+) -> None:
     for name in ("a", "b", "c"):
         _create(ims, name=name)
+        realtime_emulator.clock.advance(400)
     first = _images(ims, limit="2", sort_dir="asc")
 
     rest = _names(ims, limit="2", sort_dir="asc", marker=first[-1]["id"])
@@ -200,8 +203,12 @@ def test_image_description_rule(
     assert _outcome(_create(ims, description=description)) == code
 
 
+def _tag(key: str, value: str = "v") -> dict[str, str]:
+    return {"key": key, "value": value}
+
+
 def _tags(count: int) -> list[dict[str, str]]:
-    return [{"key": f"k{i}", "value": "v"} for i in range(count)]
+    return [_tag(f"k{i}") for i in range(count)]
 
 
 @pytest.mark.parametrize(
@@ -214,6 +221,8 @@ def _tags(count: int) -> list[dict[str, str]]:
         ("image_tags", [{"key": "k", "value": "v" * 44}], "IMG.0115"),
         ("image_tags", [{"key": " ", "value": "v"}], "IMG.0115"),
         ("image_tags", [{"value": "v"}], "IMG.0115"),
+        ("image_tags", [_tag("k"), _tag("k", "w")], "IMG.0115"),
+        ("image_tags", [_tag("k"), _tag(" k ")], "IMG.0115"),
         ("tags", [f"k{i}.v" for i in range(10)], None),
         ("tags", [f"k{i}.v" for i in range(11)], "IMG.0116"),
         ("tags", ["k" * 36 + "." + "v" * 43, "empty."], None),
@@ -222,6 +231,8 @@ def _tags(count: int) -> list[dict[str, str]]:
         ("tags", [".v"], "IMG.0115"),
         ("tags", ["k.v!"], "IMG.0115"),
         ("tags", ["no-dot"], "IMG.0115"),
+        ("tags", ["k.v", "k.w"], "IMG.0115"),
+        ("tags", ["k.v", "k.v"], "IMG.0115"),
     ],
 )
 def test_image_tag_rule(
@@ -310,8 +321,8 @@ def test_image_job_fault_applies_to_next_job_only(
 ) -> None:
     realtime_emulator.faults.fail_next_image_job()
     _create(ims, name="first")
-    _create(ims, name="second")
-    realtime_emulator.clock.advance(400)
+    _create(ims, name="second", instance_id=DB_01)
+    realtime_emulator.clock.advance(800)
 
     assert [job.status for job in realtime_emulator.jobs()] == ["FAIL", "SUCCESS"]
 
@@ -333,17 +344,17 @@ def test_image_job_stuck_never_finishes(
 def _durations(seed: int) -> list[float]:
     with Emulator(seed=seed) as emu:
         for client in _connect(emu):
-            for _ in range(5):
-                _create(client, instance_id=WEB_01)
+            for server_id in emu.add_fleet(5, system_disk_gb=15):
+                _create(client, instance_id=server_id)
         return [job.duration for job in emu.jobs()]
 
 
 def test_image_job_duration_follows_disk_size_and_seed() -> None:
     durations = _durations(seed=7)
 
-    assert durations == _durations(seed=7)
+    assert len(durations) == 5 and durations == _durations(seed=7)
     assert durations != _durations(seed=8)
-    # web-01 has a 15 GB disk: (45 + 13 * 15) s = 240 s, give or take 20 %.
+    # Each fleet server has a 15 GB disk: (45 + 13 * 15) s = 240 s, give or take 20 %.
     assert all(0.8 * 240 <= seconds <= 1.2 * 240 for seconds in durations)
 
 

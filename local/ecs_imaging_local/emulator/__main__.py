@@ -17,6 +17,8 @@ from types import FrameType
 
 from .app import Emulator
 
+DEFAULT_SEED = 7
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the emulator, print how to reach it, and serve until interrupted."""
@@ -54,9 +56,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
     parser.add_argument("--time-scale", type=float, default=1.0, help=scale_help)
-    parser.add_argument("--seed", type=int, help="seed of the image job durations")
-    seed_help = "JSON of servers, fleets, agencies and image_quota to add (see README)"
-    parser.add_argument("--seed-file", help=seed_help)
+    # A fixed default, so that two starts give the same job durations; only
+    # Emulator(seed=None) from Python is random.
+    seed_help = "seed of the job durations and seeded faults (default: %(default)s)"
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=seed_help)
+    file_help = "JSON of servers, fleets, agencies and image_quota to add (see README)"
+    parser.add_argument("--seed-file", help=file_help)
     samples_help = "start without the six sample servers"
     parser.add_argument("--no-sample-servers", action="store_true", help=samples_help)
     for service in ("iam", "ecs", "ims"):

@@ -1,17 +1,22 @@
 """IAM: password and agency tokens, the project look-up (reference sections 1.1-1.4).
 
-Emulator choices: only project-scoped tokens are issued (a body without
-``scope.project`` gets 400 IAM.0001), and the token body carries no ``catalog``.
-An agency token needs a valid token in ``X-Auth-Token`` (401 IAM.0067 or IAM.0066
-otherwise); an unknown agency gets 403 in the Keystone shape, as no IAM code for
-it is documented. ``GET /v3/projects`` lists the caller's own project.
+A password token is scoped to the project, to the user's domain, or, without a
+``scope``, to global services; ECS and IMS refuse the last two (401 APIGW.0301).
+
+Emulator choices: a global token looks like a domain-scoped one (``token.domain``
+in its body), a domain other than the user's gets 401 IAM.0001, and the token
+body carries no ``catalog``. An agency token needs a valid token of either scope
+in ``X-Auth-Token`` (401 IAM.0067 or IAM.0066 otherwise) and a project scope; an
+unknown agency gets 403 in the Keystone shape, as no IAM code for it is
+documented. ``GET /v3/projects`` lists the caller's own project, which is the
+user's project for a domain-scoped token.
 """
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 from .clock import format_micros
 from .state import Agency, Credentials, Token
@@ -21,6 +26,8 @@ TOKEN_SECONDS = 24 * 3600.0
 DOMAIN_ID = "5c1e0a7b9d3f4e2a8b6c0d1e2f3a4b5c"
 USER_ID = "7e2d4c6b8a0f4e1d9c3b5a7f6e8d0c2b"
 ROLE = {"id": "0f3c5e7a9b1d4f6e8a2c4e6a8c0e2a4c", "name": "te_admin"}
+# "project" or "domain", and the scope's {"id"} or {"name"}.
+Scope: TypeAlias = tuple[str, dict[str, Any]]
 
 
 def issue_token(call: Call) -> Reply:
@@ -28,12 +35,12 @@ def issue_token(call: Call) -> Reply:
     if _token_operation(call.body) == "iam.agency_token":
         return _issue_agency_token(call)
 
-    given, project = _read_password_body(call.body)
+    given, scope = _read_password_body(call.body)
     credentials = call.state.credentials
     _check_password(credentials, given)
-    _check_project(credentials, project)
+    project_id = _check_scope(credentials, scope)
 
-    value, token = _store_token(call, credentials.project_id)
+    value, token = _store_token(call, project_id)
     body = {"token": _describe_token(call, token)}
 
     return Reply(201, body, {"X-Subject-Token": value})
@@ -41,7 +48,8 @@ def issue_token(call: Call) -> Reply:
 
 def list_projects(call: Call) -> Reply:
     """GET /v3/projects: the caller's project, when it matches the ``name`` filter."""
-    project = _describe_project(call, call.project_id)
+    project_id = call.project_id or call.state.credentials.project_id
+    project = _describe_project(call, project_id)
     name = call.query.get("name", project["name"])
     found = [project] if name == project["name"] else []
     links = {
@@ -86,23 +94,37 @@ def _store_token(call: Call, project_id: str) -> tuple[str, Token]:
     return value, token
 
 
-def _read_password_body(body: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+def _read_password_body(body: dict[str, Any]) -> tuple[list[Any], Scope | None]:
     try:
         identity = body["auth"]["identity"]
         user = identity["password"]["user"]
         given = [user["name"], user["password"], user["domain"]["name"]]
-        project = body["auth"]["scope"]["project"]
-    except (KeyError, TypeError) as exc:
-        raise _malformed("The body is not a project-scoped password request.") from exc
+        scope = body["auth"].get("scope")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise _malformed("The body is not a password request.") from exc
 
     if "password" not in identity.get("methods", []):
         raise _malformed("The identity methods must include 'password'.")
     if not all(isinstance(value, str) for value in given):
         raise _malformed("The user name, password and domain name must be strings.")
-    if not isinstance(project, dict):
-        raise _malformed("The project scope must be an object.")
 
-    return given, project
+    return given, _read_scope(scope)
+
+
+def _read_scope(scope: Any) -> Scope | None:
+    if scope is None:
+        return None
+    if not isinstance(scope, dict):
+        raise _malformed("The scope must be an object.")
+
+    # Given both, IAM scopes the token to the project (reference 1.1).
+    for kind in ("project", "domain"):
+        if kind in scope:
+            if not isinstance(scope[kind], dict):
+                raise _malformed(f"The {kind} scope must be an object.")
+            return kind, scope[kind]
+
+    raise _malformed("The scope names neither a project nor a domain.")
 
 
 def _read_assume_role_body(
@@ -155,6 +177,27 @@ def _check_password(credentials: Credentials, given: list[str]) -> None:
     raise flat_error(401, "IAM.0062", message)
 
 
+def _check_scope(credentials: Credentials, scope: Scope | None) -> str:
+    if scope is None:
+        return ""
+
+    kind, target = scope
+    if kind == "domain":
+        _check_domain(credentials, target)
+        return ""
+    _check_project(credentials, target)
+
+    return credentials.project_id
+
+
+def _check_domain(credentials: Credentials, domain: dict[str, Any]) -> None:
+    if domain.get("name") == credentials.domain_name or domain.get("id") == DOMAIN_ID:
+        return
+
+    message = f"The user has no access to the domain {domain!r}."
+    raise flat_error(401, "IAM.0001", message)
+
+
 def _check_project(credentials: Credentials, project: dict[str, Any]) -> None:
     if project.get("name") == credentials.project_name:
         return
@@ -173,17 +216,16 @@ def _describe_token(call: Call, token: Token) -> dict[str, Any]:
         "domain": domain,
         "password_expires_at": "",
     }
-    project = {
-        "id": credentials.project_id,
-        "name": credentials.project_name,
-        "domain": domain,
-    }
+    scope: dict[str, Any] = {"domain": domain}
+    if token.project_id:
+        project = {"id": token.project_id, "name": credentials.project_name}
+        scope = {"project": project | {"domain": domain}}
 
     return {
         "expires_at": format_micros(call.state.clock.at(token.expires_at)),
         "issued_at": format_micros(call.state.clock.at(call.now)),
         "methods": ["password"],
-        "project": project,
+        **scope,
         "user": user,
         "roles": [ROLE],
     }
@@ -242,4 +284,5 @@ SERVICE = Service(
     ),
     operations=("iam.token", "iam.agency_token", "iam.list_projects"),
     bad_body=_malformed,
+    domain_tokens=True,
 )

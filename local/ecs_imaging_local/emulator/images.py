@@ -126,9 +126,7 @@ def change_tags(call: Call) -> Reply:
     tags = _tag_map(image)
     if action == "create":
         pairs = [_check_tag(*_read_new_tag(tag)) for tag in given]
-        if len({key for key, _ in pairs}) < len(pairs):
-            raise invalid("IMG.0115", "A tag key appears twice in one request.")
-        _store_tags(image, tags | dict(pairs))
+        _store_tags(image, tags | _collect_tags(pairs))
     else:
         for key in [_read_delete_key(tag) for tag in given]:
             tags.pop(key, None)
@@ -237,9 +235,7 @@ def check_tags(old: Any, new: Any) -> list[str]:
         raise invalid("IMG.0115", "The tags must be a list.")
 
     read_tag = _read_old_tag if old is not None else _read_new_tag
-    pairs = [_check_tag(*read_tag(tag)) for tag in given]
-    # A key given twice keeps its last value.
-    tags = dict(pairs)
+    tags = _collect_tags([_check_tag(*read_tag(tag)) for tag in given])
     _check_tag_count(len(tags))
 
     return [f"{key}={value}" for key, value in tags.items()]
@@ -275,6 +271,14 @@ def _check_tag(key: str, value: str) -> tuple[str, str]:
         raise invalid("IMG.0115", f"The tag {key!r}={value!r} is invalid.")
 
     return key, value
+
+
+def _collect_tags(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    tags = dict(pairs)
+    if len(tags) < len(pairs):
+        raise invalid("IMG.0115", "A tag key appears twice in one request.")
+
+    return tags
 
 
 def _check_tag_count(count: int) -> None:

@@ -9,6 +9,9 @@ Emulator choices where the documentation is silent:
 - A server in a CBR setup needs its own ``vault_id``; any other ``vault_id`` is
   400 IMG.0001, as are a volume that is no data disk of the caller's servers and
   an export of a whole image.
+- A server makes one image at a time: while an image job of it (of any kind) is
+  unfinished, a new image of it gets 400 IMG.0010, as a server powering off or
+  on does; a job stuck by a fault keeps its server busy for good.
 - A data-disk job reports sub-jobs of type ``imsCopyVolumeToImageJob``.
 - The quota counts every image of the project, whatever its status.
 - Job durations, in emulated seconds, times uniform(0.8, 1.2) from the seed:
@@ -84,6 +87,7 @@ def create_whole_image(call: Call) -> Reply:
     if server.task_state is not None:
         message = f"The server {server.id!r} is {server.task_state}: not settled."
         raise invalid("IMG.0126", message)
+    _check_no_image_job(call.state, server)
     _check_vault(server, call.body.get("vault_id"))
     _check_quota(call, 1)
 
@@ -238,8 +242,16 @@ def _check_server_state(state: State, server: Server) -> None:
     if server.task_state is not None:
         message = f"The server {server.id!r} is busy: {server.task_state}."
         raise invalid("IMG.0010", message)
+    _check_no_image_job(state, server)
     if state.require_stopped and server.status != "SHUTOFF":
         raise invalid("IMG.0008", f"The server {server.id!r} is not stopped.")
+
+
+def _check_no_image_job(state: State, server: Server) -> None:
+    for job in state.image_jobs.values():
+        if job.server_id == server.id and job.end is None:
+            message = f"The server {server.id!r} is busy: image job {job.id!r}."
+            raise invalid("IMG.0010", message)
 
 
 def _find_data_volume(call: Call, volume_id: Any) -> tuple[Server, int]:

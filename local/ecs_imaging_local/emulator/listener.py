@@ -19,7 +19,7 @@ from typing import Any, cast
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from . import faults, signing
-from .state import CallFault, State
+from .state import CallFault, State, Token
 from .wire import BUG_BODY, ApiError, Call, Reply, Route, Service, flat_error
 
 logger = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             now = state.settle()
             project_id = ""
             if found.authenticated:
-                project_id = self._authenticate(state, url, params, raw, now)
+                project_id = self._authenticate(service, state, url, params, raw, now)
             if unreadable is not None:
                 raise unreadable
 
@@ -138,6 +138,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _authenticate(
         self,
+        service: Service,
         state: State,
         url: SplitResult,
         params: dict[str, str],
@@ -146,8 +147,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     ) -> str:
         path_project = params.get("project_id")
         if not signing.is_signed(self.headers):
-            token = self.headers.get("X-Auth-Token")
-            return _check_token(state, token, path_project, now)
+            token = state.tokens.get(self.headers.get("X-Auth-Token") or "")
+            return _check_token(token, path_project, now, service.domain_tokens)
 
         query = parse_qsl(url.query, keep_blank_values=True)
         headers = self.headers
@@ -193,18 +194,19 @@ def _find_route(
 
 
 def _check_token(
-    state: State,
-    value: str | None,
+    token: Token | None,
     project_id: str | None,
     now: float,
+    domain_tokens: bool,
 ) -> str:
-    token = state.tokens.get(value or "")
     if token is None:
         problem = "the token is missing or unknown"
     elif token.revoked:
         problem = "the token has been revoked"
     elif now >= token.expires_at:
         problem = "the token has expired"
+    elif not token.project_id and not domain_tokens:
+        problem = "the token is scoped to a domain, not to a project"
     elif project_id is not None and project_id != token.project_id:
         problem = f"the token is not scoped to project {project_id!r}"
     else:

@@ -244,6 +244,7 @@ class ServerJob:
 class Token:
     """What the emulator remembers about one issued token."""
 
+    # Empty for a token scoped to the user's domain or to global services.
     project_id: str
     expires_at: float
     revoked: bool = False

@@ -108,3 +108,5 @@ class Service:
     routes: tuple[Route, ...]
     operations: tuple[str, ...]
     bad_body: Callable[[str], ApiError]
+    # Whether a token scoped to a domain, not a project, may call its routes.
+    domain_tokens: bool = False
