@@ -88,3 +88,24 @@ def test_a_server_id_that_is_not_a_uuid_is_named():
 def test_malformed_notifications_are_named(body, named):
     with pytest.raises(InvalidInput, match=named):
         events.trace_from_notification(body)
+
+
+def test_a_resource_id_list_names_each_server_once():
+    trace = events.trace_from_notification(
+        _notification(_trace(resource_id=[SERVER, OTHER, SERVER]))
+    )
+
+    assert trace.server_ids == [SERVER, OTHER]
+
+
+@pytest.mark.parametrize("changes", [{"code": "500"}, {"resource_type": "server"}])
+def test_a_failed_stop_or_another_resource_starts_nothing(changes):
+    trace = events.trace_from_notification(_notification(_trace(**changes)))
+
+    assert events.pipeline_inputs_for_trace(trace) == []
+
+
+def test_a_trace_given_as_json_text_is_read():
+    trace = events.trace_from_document(json.dumps(_trace()))
+
+    assert trace.server_ids == [SERVER]
