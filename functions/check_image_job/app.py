@@ -5,10 +5,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_imaging import pipeline
 from ecs_imaging.models import JobCheck, RunContext, parse_model
-from ecs_imaging.observability import logger
+from ecs_imaging.observability import logger, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Task "Check image job": returns $.job with its status and `wait_seconds`."""
     run = parse_model(RunContext, event.get("run"), "run state")

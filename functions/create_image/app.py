@@ -6,10 +6,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecs_imaging import pipeline
 from ecs_imaging.models import RunContext, parse_model
-from ecs_imaging.observability import logger, metrics
+from ecs_imaging.observability import logger, metrics, traced
 
 
 @logger.inject_lambda_context(clear_state=True)
+@traced
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Task "Create image": returns $.job."""

@@ -57,6 +57,8 @@ class Invocation:
     payload: Any
     result: Any = None
     error_type: str | None = None
+    # time.monotonic() when the handler returned or raised.
+    finished_at: float = 0.0
 
 
 class LambdaContext:
@@ -100,6 +102,8 @@ class InProcessLambda:
         except Exception as exc:
             invocation.error_type = type(exc).__name__
             return _function_error(invocation.error_type, str(exc), exc)
+        finally:
+            invocation.finished_at = time.monotonic()
         invocation.result = body
 
         if self.faults.take(name):

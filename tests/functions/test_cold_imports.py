@@ -1,7 +1,8 @@
 """What each handler pulls in at import time, checked in a fresh interpreter.
 
 Powertools imports the bare `botocore` package to tag its user agent; that costs
-well under a millisecond. boto3 itself, or any botocore module, must stay out.
+well under a millisecond. boto3 itself, any botocore module, and the X-Ray SDK
+(loaded only once tracing is on) must stay out.
 """
 
 import json
@@ -22,7 +23,8 @@ HANDLERS = sorted(
 PROBE = """
 import json, sys
 import functions.{name}.app
-print(json.dumps(sorted(m for m in sys.modules if m.startswith(("boto3", "botocore.")))))
+loaded = [m for m in sys.modules if m.startswith(("boto3", "botocore.", "aws_xray_sdk"))]
+print(json.dumps(sorted(loaded)))
 """
 
 

@@ -51,6 +51,7 @@ AGENCY_DOMAIN_NAME = "ECS_IMAGING_AGENCY_DOMAIN_NAME"
 AGENCY_DOMAIN_ID = "ECS_IMAGING_AGENCY_DOMAIN_ID"
 EXTENSION_HTTP_PORT = "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"
 AWS_SESSION_TOKEN = "AWS_SESSION_TOKEN"  # noqa: S105 - the variable's name
+TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
 
 _REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z0-9]+)+$")
 _PROJECT_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
@@ -147,6 +148,17 @@ def pipeline_state_machine_arn() -> str:
         raise ConfigurationError(f"Set {PIPELINE_STATE_MACHINE_ARN} to the pipeline's ARN.")
 
     return value
+
+
+def tracing_enabled(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the handlers trace with X-Ray: when POWERTOOLS_TRACE_DISABLED is false.
+
+    Unset means off, unlike in Powertools: a Tracer costs each cold start the X-Ray
+    SDK and botocore, even one that has nothing to send.
+    """
+    value = (environ if environ is not None else os.environ).get(TRACE_DISABLED, "")
+
+    return value.strip().lower() in ("false", "0", "no", "off")
 
 
 def read(name: str) -> str | None:

@@ -58,7 +58,8 @@ class Agency:
 class PasswordCredentials(BaseModel):
     """An IAM user's password, maybe with an agency; one JSON shape of the secret."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built when first used: a cold start pays for one kind of credentials only.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     user_name: str = Field(min_length=1, max_length=64)
     password: SecretStr = Field(min_length=1)
@@ -79,7 +80,7 @@ class PasswordCredentials(BaseModel):
 class AccessKeyCredentials(BaseModel):
     """An access key pair; the other JSON shape of the secret."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     access_key: str = Field(min_length=1, max_length=128)
     secret_key: SecretStr = Field(min_length=1)

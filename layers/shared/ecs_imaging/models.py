@@ -137,7 +137,7 @@ class RetentionPolicy(BaseModel):
     never touched.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     keep_last: Count | None = Field(default=None, ge=1, le=1000)
     max_age_days: Count | None = Field(default=None, ge=1, le=36500)
@@ -157,7 +157,7 @@ class RetentionPolicy(BaseModel):
 class ExportPolicy(BaseModel):
     """Where to export the image in OBS once it is made."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     object_name: NameTemplate = Field(default="{server_name}-{date}-{time}")
@@ -169,7 +169,7 @@ class ExportPolicy(BaseModel):
 class Trigger(BaseModel):
     """What started a run, for traceability."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: Literal["event", "schedule", "direct"] = "direct"
     id: str = Field(default="", max_length=256)
@@ -178,7 +178,7 @@ class Trigger(BaseModel):
 class PipelineInput(BaseModel):
     """The public input contract of the per-server pipeline."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     server_id: ServerId = Field(description="The ECS server to image (a UUID).")
     image_name: ImageName | None = Field(
@@ -271,7 +271,7 @@ class RunAction(StrEnum):
 class DataDisk(BaseModel):
     """A data disk a data-disk run images, and the name its image gets."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     volume_id: str
     image_name: str
@@ -280,7 +280,7 @@ class DataDisk(BaseModel):
 class RunContext(BaseModel):
     """The facts and decisions of one run, fixed when it starts ($.run)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     run_id: str
     execution_id: str
@@ -312,7 +312,7 @@ class RunContext(BaseModel):
 class ServerCheck(BaseModel):
     """Where the server's power state stands ($.server)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     status: str
     task_state: str | None = None
@@ -336,7 +336,7 @@ class JobStatus(StrEnum):
 class JobCheck(BaseModel):
     """Where the image job stands ($.job)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     job_id: str | None
     image_id: str | None = None
@@ -345,6 +345,10 @@ class JobCheck(BaseModel):
     adopted: bool = False
     polls: int = 0
     progress: float | None = None
+    # Seconds after the job began at which IMS reported `progress`.
+    progress_elapsed: float | None = None
+    # How long the server's earlier images took, newest first: the first wait.
+    history_seconds: list[int] = Field(default_factory=list)
     error_code: str | None = None
     fail_reason: str | None = None
     created_at: str
@@ -355,7 +359,7 @@ class JobCheck(BaseModel):
 class ExportCheck(BaseModel):
     """Where the export of the image to OBS stands ($.outcome.export)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     job_id: str
     bucket_url: str
@@ -370,7 +374,7 @@ class ExportCheck(BaseModel):
 class RunOutcome(BaseModel):
     """What a successful run made ($.outcome)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     outcome: Literal["IMAGED", "SKIPPED"]
     server_id: str
@@ -393,7 +397,7 @@ class RunOutcome(BaseModel):
 class FailureRecord(BaseModel):
     """The error a failed run ends with ($.failure): a stable name and a JSON cause."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     error: str
     cause: str
@@ -404,7 +408,7 @@ class FailureRecord(BaseModel):
 
 
 class _ApiModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class AttachedVolume(_ApiModel):
@@ -508,6 +512,10 @@ class Image(_ApiModel):
     status: str
     tags: list[str] = Field(default_factory=list)
     created_at: str | None = None
+    updated_at: str | None = None
+    # When the image became usable; not every cloud shows it (updated_at then).
+    active_at: str | None = None
+    virtual_env_type: str | None = None
     whole_image: bool | str | None = Field(default=None, alias="__whole_image")
     backup_id: str | None = Field(default=None, alias="__backup_id")
     protected: bool = False
@@ -538,7 +546,7 @@ class ImageQuota(_ApiModel):
 class ImageSpec(BaseModel):
     """What IMS is asked to make; checked before any call with the documented rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     name: ImageName
     description: Description = ""
@@ -551,7 +559,7 @@ class ImageSpec(BaseModel):
 class ImageTagSet(BaseModel):
     """Tags for one image, checked with the documented rules."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     tags: ImageTags
 

@@ -12,9 +12,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from . import clock, ecs, ims, naming, notifications, retention
+from . import clock, ecs, ims, naming, notifications, polling, retention
 from .config import Settings, get_settings
 from .errors import (
+    CloudError,
     CloudRequestNotSent,
     CloudThrottled,
     CloudTransientError,
@@ -52,8 +53,8 @@ _IMAGE_STATUS_AS_JOB = {
     "killed": JobStatus.FAIL,
     "deleted": JobStatus.FAIL,
 }
-# Before IMS reports progress, assume a job needs at least this long.
-FIRST_POLL_SECONDS = 60
+# A job's begin time further than this from our own record is of another clock.
+JOB_BEGIN_TOLERANCE_SECONDS = 120
 LEFT_STOPPED = "server left stopped"
 LOCK_GRACE = timedelta(minutes=10)
 # A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
@@ -170,6 +171,7 @@ def create_image(run: RunContext, session: CloudSession | None = None) -> JobChe
         raise CloudRequestNotSent(f"Before creating the image: {exc}") from exc
     if adopted is not None:
         return adopted
+    history = _earlier_job_seconds(session, run)
 
     spec = ImageSpec(name=run.image_name, description=run.description, tags=run.tags)
     if run.image_kind is ImageKind.WHOLE:
@@ -185,12 +187,17 @@ def create_image(run: RunContext, session: CloudSession | None = None) -> JobChe
     else:
         job_id = ims.create_image_from_server(session, server_id=run.server_id, spec=spec)
 
+    wait = polling.plan_next_check(
+        0, min_wait=run.min_wait_seconds, max_wait=run.max_wait_seconds, history=history
+    )
+
     return JobCheck(
         job_id=job_id,
         status=JobStatus.INIT,
         created_at=now,
         checked_at=now,
-        wait_seconds=_clamp(FIRST_POLL_SECONDS, run, clock.now()),
+        history_seconds=history,
+        wait_seconds=_clamp(wait, run, clock.now()),
     )
 
 
@@ -199,11 +206,13 @@ def check_image_job(
 ) -> JobCheck:
     """Where the image job stands, and how long to wait before asking again."""
     session = session or CloudSession()
-    now = clock.now()
 
     update: dict[str, Any]
+    began = clock.parse_timestamp(previous.created_at)
+    asked = clock.now()
     if previous.job_id is not None:
         job = ims.show_job(session, previous.job_id)
+        began = _job_began(job.begin_time, began)
         update = {
             "status": job.status,
             "image_id": job.entities.image_id or previous.image_id,
@@ -218,11 +227,23 @@ def check_image_job(
         statuses = {_IMAGE_STATUS_AS_JOB.get(image.status, JobStatus.RUNNING) for image in images}
         update = {"status": _combined_status(statuses)}
 
-    elapsed = (now - clock.parse_timestamp(previous.created_at)).total_seconds()
+    now = clock.now()
+    # IMS measured the progress somewhere between the question and the answer.
+    elapsed = (asked + (now - asked) / 2 - began).total_seconds()
+    reading = _reading(elapsed, update.get("progress"))
+    wait = polling.plan_next_check(
+        elapsed,
+        min_wait=run.min_wait_seconds,
+        max_wait=run.max_wait_seconds,
+        reading=reading,
+        previous=_reading(previous.progress_elapsed, previous.progress),
+        history=previous.history_seconds,
+    )
     update.update(
         polls=previous.polls + 1,
+        progress_elapsed=round(elapsed, 3) if reading is not None else None,
         checked_at=clock.to_timestamp(now),
-        wait_seconds=_next_wait(elapsed, update.get("progress"), run, now),
+        wait_seconds=_clamp(wait, run, now),
     )
 
     return previous.model_copy(update=update)
@@ -563,12 +584,34 @@ def _start_if_stopped(session: CloudSession, server_id: str) -> bool:
     return True
 
 
-def _next_wait(elapsed: float, progress: float | None, run: RunContext, now: datetime) -> int:
-    if progress and 0 < progress < 100:
-        # Linear extrapolation of the progress IMS reports.
-        return _clamp(elapsed * (100 - progress) / progress, run, now)
+def _earlier_job_seconds(session: CloudSession, run: RunContext) -> list[int]:
+    """How long the server's earlier images took to make; none if IMS cannot say."""
+    try:
+        images = ims.list_images(session, tag=(naming.SERVER_TAG, run.server_id))
+    except CloudError as exc:
+        # Only the waits depend on it: the run goes on without.
+        logger.debug("No image history", extra={"error": str(exc)})
+        return []
 
-    return _clamp(max(FIRST_POLL_SECONDS - elapsed, elapsed / 2), run, now)
+    return polling.earlier_durations(images, run.image_kind)
+
+
+def _job_began(begin_time: str | None, created: datetime) -> datetime:
+    try:
+        began = clock.parse_timestamp(begin_time) if begin_time else created
+    except ValueError:
+        return created
+    if abs((began - created).total_seconds()) > JOB_BEGIN_TOLERANCE_SECONDS:
+        return created
+
+    return began
+
+
+def _reading(elapsed: float | None, progress: float | None) -> polling.Reading | None:
+    if elapsed is None or progress is None:
+        return None
+
+    return polling.Reading(elapsed=elapsed, percent=progress)
 
 
 def _clamp(seconds: float, run: RunContext, now: datetime | None = None) -> int:

@@ -1,0 +1,454 @@
+"""The benchmark behind docs/benchmarks.md: how soon, and at what cost, a run sees
+its image job end; and how long each handler takes to import.
+
+A seeded fleet of stopped servers (system disks of 10 to 100 GB, and a group of
+15 GB whose jobs take about four minutes) is imaged twice on the local engine and
+the emulator: first each server's first image, then one of a server imaged before.
+The peers' schedules are replayed on the very same emulated jobs: polling at fixed
+instants after a job began, a peer sees it done at its first poll at or after the
+job's end, which is the emulator's own rule. Figures are emulated seconds, except
+the imports, which are real milliseconds.
+
+Our lag is given twice: as measured, and less the time by which the local engine
+ran the deciding check later than planned (moto's interpreter on a busy machine,
+magnified by the time scale; Step Functions and a warm Lambda take a fraction of a
+second). The peers' replay has no such delay, so the ratios use the second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+from ecs_imaging.auth import token_cache
+
+from . import template as sam
+from .emulator import Emulator, ServerSpec
+from .engine import ExecutionResult, LocalEngine
+from .environment import configured, emulator_environment
+from .moto_adapter import Invocation
+
+DISK_GB = (10, 100)
+FOUR_MINUTE_GB = 15
+JOB_FUNCTIONS = ("CreateImageFunction", "CheckImageJobFunction")
+CHECK_STATE = "Check image job"
+# Each start parses the whole definition in moto: spread those bursts of work out.
+STAGGER_SECONDS = 0.1
+WAIT_LIMIT_SECONDS = 600
+# As a Lambda container with FunctionTracing Active: its first call builds a Tracer.
+TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/task"}
+TRACED_HANDLER = "functions.create_image.app"
+BUILD_TRACER = "from ecs_imaging.observability import tracer; tracer()"
+SDK_PREFIXES = (("boto3", "botocore."), ("aws_xray_sdk",))
+_TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+_SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled"}
+_PROBE = """import sys, time
+wall, cpu = time.perf_counter(), time.process_time()
+import {module}
+{then}
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+counts = [sum(m.startswith(prefix) for m in sys.modules) for prefix in {prefixes!r}]
+print(wall, cpu, *counts)
+"""
+Checks = list[tuple[float, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A peer's way of polling: a first delay, then a fixed interval."""
+
+    name: str
+    first: float
+    every: float
+
+    def replay(self, duration: float) -> tuple[int, float]:
+        """Polls until one sees a job of `duration` seconds done, and how late it is."""
+        if duration <= self.first:
+            return 1, self.first - duration
+        polls = 1 + math.ceil((duration - self.first) / self.every)
+
+        return polls, self.first + (polls - 1) * self.every - duration
+
+
+PEERS = (
+    Schedule("fixed 1 s (OTC Terraform)", 1, 1),
+    Schedule("fixed 10 s (otcextensions)", 10, 10),
+    Schedule("fixed 15 s (Huawei Terraform)", 15, 15),
+    Schedule("60 s, then 10 s (Huawei packer)", 60, 10),
+)
+
+
+@dataclass(frozen=True)
+class ImageRun:
+    """One run: the job it waited for, and what waiting for it cost."""
+
+    disk_gb: int
+    status: str
+    duration: float
+    polls: int
+    lag: float
+    # How much later than planned the local engine ran the check that saw the end.
+    delay: float
+    transitions: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Polls, lag and state transitions per image over a set of runs."""
+
+    polls_mean: float
+    polls_max: int
+    lag_median: float
+    lag_p90: float
+    transitions_median: float
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A cold import: wall and CPU milliseconds, and the SDK modules it loaded."""
+
+    wall_ms: float
+    cpu_ms: float
+    boto_modules: int
+    xray_modules: int
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m ecs_imaging_local.bench` (`./dev bench`)."""
+    args = _parser().parse_args(argv)
+    fleet = build_fleet(args.seed, args.servers, args.four_minute_servers)
+    print(_machine(), flush=True)
+
+    started = time.monotonic()
+    scenarios, tokens = run_scenarios(fleet, args.seed, args.time_scale)
+    for name, found in scenarios.items():
+        _print_scenario(name, found)
+    runs = [run for found in scenarios.values() for run in found]
+    print(f"\nIAM token requests: {tokens} for {len(runs)} runs in one process")
+    print(f"the runs took {time.monotonic() - started:.0f} s of real time", flush=True)
+
+    imports = measure_imports(_handler_modules(), args.import_repeats)
+    imports |= {
+        f"{TRACED_HANDLER}, Tracer built": found
+        for found in measure_imports(
+            [TRACED_HANDLER], args.import_repeats, then=BUILD_TRACER, env=TRACING_ON
+        ).values()
+    }
+    _print_imports(imports, args.import_repeats)
+
+    return 0 if all(run.status == "SUCCEEDED" for run in runs) else 1
+
+
+def build_fleet(seed: int, count: int, four_minute: int) -> list[ServerSpec]:
+    """Stopped servers with seeded system disks of 10-100 GB, then some of 15 GB."""
+    rng = random.Random(seed)
+    disks = [rng.randint(*DISK_GB) for _ in range(count)]
+    disks += [FOUR_MINUTE_GB] * four_minute
+    ids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in disks]
+
+    return [
+        ServerSpec(server_id, f"bench-{number:02d}", "SHUTOFF", gb)
+        for number, (server_id, gb) in enumerate(zip(ids, disks, strict=True), start=1)
+    ]
+
+
+def run_scenarios(
+    fleet: Sequence[ServerSpec], seed: int, time_scale: float
+) -> tuple[dict[str, list[ImageRun]], int]:
+    """Image every server twice: each scenario's runs, and the IAM token requests."""
+    with (
+        Emulator(time_scale=time_scale, seed=seed, servers=fleet) as emulator,
+        configured(emulator_environment(emulator), emulator),
+        LocalEngine(time_scale=time_scale) as engine,
+    ):
+        emulator.image_quota = min(2 * len(fleet), 1000)
+        token_cache.clear()
+        scenarios = {
+            "first image of a server": _run_all(engine, emulator, fleet, "first"),
+            "server imaged before": _run_all(engine, emulator, fleet, "again"),
+        }
+
+        return scenarios, token_cache.fetches
+
+
+def summarize(runs: Sequence[ImageRun]) -> Figures:
+    """Our figures over `runs`."""
+    lags = [run.lag for run in runs]
+
+    return Figures(
+        polls_mean=statistics.fmean(run.polls for run in runs),
+        polls_max=max(run.polls for run in runs),
+        lag_median=statistics.median(lags),
+        lag_p90=_p90(lags),
+        transitions_median=statistics.median(run.transitions for run in runs),
+    )
+
+
+def replay(schedule: Schedule, runs: Sequence[ImageRun]) -> Figures:
+    """A peer's figures on the same jobs; transitions as if run by our state machine."""
+    replayed = [schedule.replay(run.duration) for run in runs]
+    lags = [lag for _, lag in replayed]
+    # Our fixed states, plus a Wait, a Task and a Choice for each of the peer's polls.
+    transitions = [
+        run.transitions + 3 * (polls - run.polls)
+        for run, (polls, _) in zip(runs, replayed, strict=True)
+    ]
+
+    return Figures(
+        polls_mean=statistics.fmean(polls for polls, _ in replayed),
+        polls_max=max(polls for polls, _ in replayed),
+        lag_median=statistics.median(lags),
+        lag_p90=_p90(lags),
+        transitions_median=statistics.median(transitions),
+    )
+
+
+def measure_imports(
+    modules: Iterable[str],
+    repeats: int,
+    *,
+    then: str = "",
+    env: dict[str, str] | None = None,
+) -> dict[str, Imported]:
+    """Each module imported in fresh interpreters (then `then` run): the medians."""
+    root = sam.PROJECT_ROOT
+    path = os.pathsep.join([str(root / "layers" / "shared"), str(root)])
+    variables = {"PYTHONPATH": path, **(env or {})}
+
+    found = {}
+    for module in modules:
+        code = _PROBE.format(module=module, then=then, prefixes=SDK_PREFIXES)
+        samples = [_import_once(code, root, variables) for _ in range(repeats)]
+        found[module] = Imported(
+            wall_ms=statistics.median(sample.wall_ms for sample in samples),
+            cpu_ms=statistics.median(sample.cpu_ms for sample in samples),
+            boto_modules=max(sample.boto_modules for sample in samples),
+            xray_modules=max(sample.xray_modules for sample in samples),
+        )
+
+    return found
+
+
+def _run_all(
+    engine: LocalEngine, emulator: Emulator, fleet: Sequence[ServerSpec], label: str
+) -> list[ImageRun]:
+    seen = len(engine.invocations)
+    arns = {}
+    for spec in fleet:
+        arns[spec.id] = engine.start({"server_id": spec.id}, f"{label}-{spec.name}")
+        time.sleep(STAGGER_SECONDS)
+    _wait_for_all(arns.values())
+
+    results = {server_id: engine.wait(arn) for server_id, arn in arns.items()}
+    checks = _job_checks(engine.invocations[seen:], emulator)
+    jobs = {job.id: job for job in emulator.jobs()}
+
+    return [_measure(spec, results[spec.id], checks, jobs) for spec in fleet]
+
+
+def _measure(
+    spec: ServerSpec,
+    result: ExecutionResult,
+    checks: dict[str, Checks],
+    jobs: dict[str, Any],
+) -> ImageRun:
+    output = result.output if isinstance(result.output, dict) else {}
+    job = jobs[str(output.get("job_id"))]
+    end = math.nan if job.end is None else job.end
+    noticed, delay = _noticed(checks.get(job.id, []))
+
+    return ImageRun(
+        disk_gb=spec.system_disk_gb,
+        status=result.status,
+        duration=end - job.begin,
+        polls=result.states_entered.count(CHECK_STATE),
+        lag=noticed - end,
+        delay=delay,
+        transitions=_billed_transitions(result),
+    )
+
+
+def _billed_transitions(result: ExecutionResult) -> int:
+    # A retried Task enters its state once but is billed for each attempt.
+    kinds = [event["type"] for event in result.history]
+    attempts = sum(kind in _SCHEDULED for kind in kinds)
+    retries = attempts - kinds.count("TaskStateEntered")
+
+    return len(result.states_entered) + max(retries, 0)
+
+
+def _wait_for_all(arns: Iterable[str]) -> None:
+    # One execution at a time, twice a second: every look takes CPU from the runs
+    # being measured, and the engine's own wait reads whole histories.
+    client = boto3.client("stepfunctions", region_name=sam.REGION)
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    for arn in arns:
+        while client.describe_execution(executionArn=arn)["status"] not in _TERMINAL:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Execution {arn!r} outlasted the time limit.")
+            time.sleep(0.5)
+
+
+def _job_checks(calls: Iterable[Invocation], emulator: Emulator) -> dict[str, Checks]:
+    """Each job's create and check results, with the emulated moment each returned."""
+    real_now, emulated_now = time.monotonic(), emulator.clock.monotonic()
+    scale = emulator.clock.time_scale
+
+    checks: dict[str, Checks] = {}
+    for invocation in calls:
+        result = invocation.result
+        if invocation.function_name not in JOB_FUNCTIONS:
+            continue
+        if not isinstance(result, dict):
+            continue
+        moment = emulated_now - (real_now - invocation.finished_at) / scale
+        checks.setdefault(str(result.get("job_id")), []).append((moment, result))
+
+    return {job_id: sorted(found, key=_first) for job_id, found in checks.items()}
+
+
+def _noticed(checks: Checks) -> tuple[float, float]:
+    """When the first check that saw the job end returned, and how late it ran."""
+    for (before, planned), (moment, result) in itertools.pairwise(checks):
+        if result.get("status") in ("SUCCESS", "FAIL"):
+            return moment, moment - before - planned["wait_seconds"]
+
+    return math.nan, math.nan
+
+
+def _import_once(code: str, root: Path, env: dict[str, str]) -> Imported:
+    answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
+        [sys.executable, "-c", code],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    wall, cpu, boto, xray = answer.stdout.split()
+
+    return Imported(float(wall) * 1000, float(cpu) * 1000, int(boto), int(xray))
+
+
+def _handler_modules() -> list[str]:
+    specs = sam.functions(sam.load_template()).values()
+
+    return sorted({spec.module for spec in specs})
+
+
+def _first(pair: tuple[float, dict[str, Any]]) -> float:
+    return pair[0]
+
+
+def _p90(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+
+    return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+
+
+def _print_scenario(name: str, runs: Sequence[ImageRun]) -> None:
+    groups = {
+        "all jobs": list(runs),
+        "~4-minute jobs (15 GB)": [r for r in runs if r.disk_gb == FOUR_MINUTE_GB],
+    }
+    for group, members in groups.items():
+        if not members:
+            continue
+        durations = sorted(run.duration for run in members)
+        delay = statistics.median(run.delay for run in members)
+        print(
+            f"\n{name}, {group}: {len(members)} images, jobs of {durations[0]:.0f}"
+            f" to {durations[-1]:.0f} s (median {statistics.median(durations):.0f} s);"
+            f" the deciding check ran {delay:.1f} s late (median)"
+        )
+        _print_table_head()
+        net = summarize([replace(run, lag=run.lag - run.delay) for run in members])
+        _print_row("ours, as measured", summarize(members))
+        _print_row("ours, less local engine delay", net)
+        for schedule in PEERS:
+            _print_row(schedule.name, replay(schedule, members), net)
+
+
+def _print_table_head() -> None:
+    heads = {
+        "polls/image": 11,
+        "max": 4,
+        "lag med": 8,
+        "p90": 6,
+        "transitions": 11,
+        "ours/polls": 10,
+        "ours/lag": 8,
+    }
+    print(f"  {'schedule':33}" + "".join(f" {h:>{w}}" for h, w in heads.items()))
+
+
+def _print_row(name: str, figures: Figures, ours: Figures | None = None) -> None:
+    cells = [
+        f"{figures.polls_mean:11.1f}",
+        f"{figures.polls_max:4d}",
+        f"{figures.lag_median:6.1f} s",
+        f"{figures.lag_p90:4.1f} s",
+        f"{figures.transitions_median:11.0f}",
+    ]
+    if ours is not None:
+        polls = ours.polls_mean / figures.polls_mean
+        lag = ours.lag_median / figures.lag_median if figures.lag_median else math.inf
+        cells += [f"{polls:10.3f}", f"{lag:8.2f}"]
+    print(f"  {name:33} " + " ".join(cells))
+
+
+def _print_imports(imports: dict[str, Imported], repeats: int) -> None:
+    print(f"\ncold import in a fresh interpreter, median of {repeats} (real ms)")
+    heads = f"{'wall':>6} {'cpu':>6} {'boto3/botocore.*':>16} {'X-Ray':>6}"
+    print(f"  {'handler':44} {heads}")
+    for name, found in imports.items():
+        times = f"{found.wall_ms:6.0f} {found.cpu_ms:6.0f}"
+        sdks = f"{found.boto_modules:16d} {found.xray_modules:6d}"
+        print(f"  {name:44} {times} {sdks}")
+
+
+def _machine() -> str:
+    facts = {
+        "python": platform.python_version(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+        "load_average": [round(load, 1) for load in os.getloadavg()],
+    }
+
+    return json.dumps(facts)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ecs_imaging_local.bench",
+        description="Polls, detection lag, state transitions and IAM token requests "
+        "of image runs on the emulator beside the peers' schedules, and the "
+        "handlers' cold imports.",
+    )
+    add = parser.add_argument
+    add("--servers", type=int, default=16, help="servers of 10-100 GB")
+    add("--four-minute-servers", type=int, default=8, help="servers of 15 GB")
+    add("--seed", type=int, default=7, help="the fleet's and the emulator's seed")
+    add("--time-scale", type=float, default=0.01, help="real s per emulated s")
+    add("--import-repeats", type=int, default=5, help="fresh imports per handler")
+
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

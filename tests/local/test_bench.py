@@ -1,0 +1,23 @@
+from ecs_imaging_local.bench import FOUR_MINUTE_GB, Schedule, build_fleet
+
+
+def test_peer_schedule_sees_the_job_at_its_first_poll_after_the_end():
+    packer = Schedule("60 s, then 10 s", 60, 10)
+
+    assert packer.replay(215) == (17, 5)
+
+
+def test_peer_schedule_first_poll_sees_a_short_job_done():
+    assert Schedule("60 s, then 10 s", 60, 10).replay(30) == (1, 30)
+
+
+def test_peer_schedule_poll_at_the_very_end_sees_it_done():
+    assert Schedule("fixed 15 s", 15, 15).replay(30) == (2, 0)
+
+
+def test_fleet_is_the_same_for_the_same_seed():
+    fleet = build_fleet(7, 16, 8)
+
+    assert fleet == build_fleet(7, 16, 8)
+    assert all(10 <= spec.system_disk_gb <= 100 for spec in fleet)
+    assert [spec.system_disk_gb for spec in fleet[16:]] == [FOUR_MINUTE_GB] * 8
