@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from ecs_imaging import ecs
+from ecs_imaging.session import CloudSession
 
 STOPPED = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"  # web-01, 15 GB
 RUNNING = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"  # app-02, 10 GB
@@ -179,3 +181,27 @@ def test_the_lock_is_released_at_every_end(bench):
 
     assert failed.status == "FAILED"
     assert succeeded.output["outcome"] == "IMAGED"
+
+
+def test_a_server_someone_else_is_stopping_is_imaged_and_left_stopped(bench):
+    session = CloudSession()
+    ecs.stop_server(session, RUNNING)
+
+    result = bench.run({"server_id": RUNNING})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["server_restarted"] is False
+    assert bench.emulator.counters["ecs.stop"] == 1
+    assert _started_servers(bench) == 0
+    assert bench.emulator.server(RUNNING).status == "SHUTOFF"
+
+
+def test_a_server_someone_else_is_starting_is_stopped_by_the_run_and_restarted(bench):
+    session = CloudSession()
+    ecs.start_server(session, STOPPED)
+
+    result = bench.run({"server_id": STOPPED})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output["server_restarted"] is True
+    assert bench.emulator.counters["ecs.stop"] == 1

@@ -88,22 +88,17 @@ def prepare_server(
 
 
 def stop_server(run: RunContext, session: CloudSession | None = None) -> dict[str, Any]:
-    """Ask ECS to stop the server, unless it is already stopped or stopping.
+    """Ask ECS to stop the server if it is running and settled.
 
     Returns the whole state ($.run and $.server): the run records that it stopped
-    the server only when it did, not when someone else had stopped it meanwhile.
+    the server only when it asked ECS to, never for a server someone else is
+    stopping or has stopped.
     """
     session = session or CloudSession()
     now = clock.now()
 
     server = ecs.show_server(session, run.server_id)
-    job_id = None
-    if not server.is_stopped and server.task_state != "powering-off":
-        job_id = ecs.stop_server(session, run.server_id)
-    # A server stopped and settled was stopped by someone else: never ours to
-    # start. One still stopping is taken to be this run's stop, found again by a
-    # retried Task.
-    ours = not server.is_stopped
+    job_id = ecs.stop_server(session, run.server_id) if server.is_running else None
 
     check = ServerCheck(
         status=server.status,
@@ -114,15 +109,15 @@ def stop_server(run: RunContext, session: CloudSession | None = None) -> dict[st
         checked_at=clock.to_timestamp(now),
         wait_seconds=_clamp(run.min_wait_seconds, run, now),
     )
-    updated = run.model_copy(update={"stopped_by_pipeline": ours})
 
-    return {"run": updated.model_dump(mode="json"), "server": check.model_dump(mode="json")}
+    return _server_state(run, check, ours=job_id is not None)
 
 
 def check_server(
     run: RunContext, previous: ServerCheck, session: CloudSession | None = None
-) -> ServerCheck:
-    """Whether the server has stopped; a soft stop that failed or hangs is made hard."""
+) -> dict[str, Any]:
+    """Whether the server has stopped. A server that settled running is stopped now;
+    a soft stop that failed or hangs is made hard. Returns $.run and $.server."""
     session = session or CloudSession()
     now = clock.now()
 
@@ -145,7 +140,15 @@ def check_server(
     }
     requested = clock.parse_timestamp(previous.stop_requested_at or previous.checked_at)
     waited = (now - requested).total_seconds()
-    if (
+    ours = run.stopped_by_pipeline
+    if server.is_running and previous.stop_job_id is None:
+        # Someone else's start or stop has settled on running: now it is ours to stop.
+        update.update(
+            stop_job_id=ecs.stop_server(session, run.server_id),
+            stop_requested_at=update["checked_at"],
+        )
+        ours = True
+    elif (
         not server.is_stopped
         and not previous.hard_stop
         and (stop_failed or (server.is_running and waited >= SOFT_STOP_GRACE_SECONDS))
@@ -155,7 +158,13 @@ def check_server(
         )
     update["wait_seconds"] = _clamp(max(waited / 3, run.min_wait_seconds), run, now)
 
-    return previous.model_copy(update=update)
+    return _server_state(run, previous.model_copy(update=update), ours=ours)
+
+
+def _server_state(run: RunContext, check: ServerCheck, *, ours: bool) -> dict[str, Any]:
+    updated = run.model_copy(update={"stopped_by_pipeline": ours})
+
+    return {"run": updated.model_dump(mode="json"), "server": check.model_dump(mode="json")}
 
 
 def create_image(run: RunContext, session: CloudSession | None = None) -> JobCheck:
@@ -409,7 +418,7 @@ def _build_run(
         min_wait_seconds=min_wait,
         max_wait_seconds=max(request.max_wait_seconds or settings.max_wait_seconds, min_wait),
         action=action,
-        stopped_by_pipeline=action is RunAction.STOP,
+        stopped_by_pipeline=action is RunAction.STOP and server.is_running,
         skip_reason=skip_reason,
     )
 
@@ -419,18 +428,21 @@ def _decide_action(server: Server, request: PipelineInput) -> tuple[RunAction, s
         return RunAction.SKIP, f"server {server.id} has no data disk to image"
     if server.is_stopped:
         return RunAction.CREATE, None
-    if server.task_state:
-        raise ServerBusy(f"Server {server.id!r} has a task in progress: {server.task_state!r}.")
-    if not server.is_running:
+    if not server.task_state and not server.is_running:
         raise ServerStateInvalid(
             f"Server {server.id!r} is in status {server.status!r} and cannot be imaged."
         )
-    if request.stop_policy is StopPolicy.STOP_AND_RESTART:
-        return RunAction.STOP, None
     if request.stop_policy is StopPolicy.REQUIRE_STOPPED:
+        if server.task_state:
+            # It may be on its way to stopped: the Task's Retry looks again.
+            raise ServerBusy(f"Server {server.id!r} has a task in progress: {server.task_state!r}.")
         return RunAction.SKIP, f"server {server.id} is running and the policy requires stopped"
+    if request.stop_policy is StopPolicy.ALLOW_RUNNING and server.is_running:
+        return RunAction.CREATE, None
 
-    return RunAction.CREATE, None
+    # Running, or powering off or on: the stop path takes the lock first, then
+    # waits for the server to settle, and stops it only if it ends up running.
+    return RunAction.STOP, None
 
 
 def _check_quota(session: CloudSession, server: Server, request: PipelineInput) -> None:
