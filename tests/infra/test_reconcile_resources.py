@@ -55,7 +55,7 @@ def test_reconcile_function_environment_names_the_pipeline_and_table(function):
     variables = function["Environment"]["Variables"]
 
     assert variables["ECS_IMAGING_PIPELINE_STATE_MACHINE_ARN"] == STATE_MACHINE
-    assert variables["ECS_IMAGING_STATE_TABLE"] == {"Ref": "RunStateTable"}
+    assert variables["ECS_IMAGING_RUN_STATE_TABLE"] == {"Ref": "RunStateTable"}
 
 
 def test_reconcile_schedule_role_invokes_only_the_reconcile_function(resources):

@@ -396,7 +396,7 @@ def test_unfinished_run_is_none_for_a_failure_without_the_reconcile_flag():
 def test_settings_from_environment_names_the_missing_variable(monkeypatch):
     monkeypatch.setenv(reconcile.PIPELINE_STATE_MACHINE_ARN, "arn:aws:states:x")
 
-    with pytest.raises(ConfigurationError, match="ECS_IMAGING_STATE_TABLE"):
+    with pytest.raises(ConfigurationError, match="ECS_IMAGING_RUN_STATE_TABLE"):
         reconcile.settings_from_environment()
 
 
