@@ -14,7 +14,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # These call AWS APIs (Step Functions, DynamoDB, EventBridge), so boto3 is theirs.
-AWS_FACING = {"start_server_run", "check_server_run", "reconcile_runs", "webhook"}
+AWS_FACING = {
+    "start_server_run",
+    "check_server_run",
+    "reconcile_runs",
+    "webhook",
+    "apply_retention",
+}
 HANDLERS = sorted(
     path.parent.name
     for path in (ROOT / "functions").glob("*/app.py")

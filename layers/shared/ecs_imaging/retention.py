@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from . import ims, naming
+from . import ecs, ims, naming
 from .clock import parse_timestamp
 from .errors import ImageBusy
 from .models import Image, RetentionPolicy
@@ -94,3 +94,13 @@ def _older_than(image: Image, now: datetime, days: int) -> bool:
         return False
 
     return parse_timestamp(image.created_at) < now - timedelta(days=days)
+
+
+def sweep(
+    session: CloudSession, tag: tuple[str, str], policy: RetentionPolicy, now: datetime
+) -> dict[str, list[Deletion]]:
+    """Retention on its own schedule: apply the policy to every server with a tag."""
+    return {
+        server.id: apply(session, policy, server.id, now)
+        for server in ecs.list_servers(session, tag=tag)
+    }
