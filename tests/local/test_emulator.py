@@ -1,16 +1,14 @@
 import contextlib
-import dataclasses
 import email.utils
 import json
 import logging
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,30 +17,11 @@ import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, SAMPLE_SERVERS, Clock, Emulator
 from ecs_imaging_local.emulator import __main__ as emulator_main
+from support.emulator import TLS, issue_token, password_body
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 EMULATOR = "ecs_imaging_local.emulator"
-# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
-TLS = ssl.create_default_context()
-
-
-def _password_body(creds: Mapping[str, str]) -> dict[str, Any]:
-    user = {
-        "name": creds["user_name"],
-        "password": creds["password"],
-        "domain": {"name": creds["domain_name"]},
-    }
-    identity = {"methods": ["password"], "password": {"user": user}}
-    scope = {"project": {"name": creds["project_name"]}}
-
-    return {"auth": {"identity": identity, "scope": scope}}
-
-
-def _issue_token(client: httpx.Client, emu: Emulator) -> httpx.Response:
-    body = _password_body(dataclasses.asdict(emu.credentials))
-
-    return client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
 
 
 def test_clock_runs_faster_by_time_scale() -> None:
@@ -119,7 +98,7 @@ def test_wrong_method_is_405(emulator: Emulator) -> None:
 
 def test_counters_count_operations_and_statuses(emulator: Emulator) -> None:
     with httpx.Client(verify=TLS, trust_env=False) as client:
-        token = _issue_token(client, emulator).headers["X-Subject-Token"]
+        token = issue_token(client, emulator).headers["X-Subject-Token"]
         url = f"{emulator.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{WEB_01}"
         client.get(url, headers={"X-Auth-Token": token})
         client.get(url)
@@ -138,7 +117,7 @@ def test_emulator_logs_no_token_or_password(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger=EMULATOR)
     with httpx.Client(verify=TLS, trust_env=False) as client:
-        token = _issue_token(client, emulator).headers["X-Subject-Token"]
+        token = issue_token(client, emulator).headers["X-Subject-Token"]
         url = f"{emulator.endpoints['ims']}/v2/cloudimages"
         client.get(url, headers={"X-Auth-Token": token})
 
@@ -176,7 +155,7 @@ def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
     with _run_cli("--time-scale", "0.02") as summary:
         iam = summary["endpoints"]["iam"]
         with httpx.Client(verify=TLS, trust_env=False) as client:
-            body = _password_body(summary["credentials"])
+            body = password_body(summary["credentials"])
             issued = client.post(f"{iam}/v3/auth/tokens", json=body)
 
     assert summary["credentials"]["project_id"] == PROJECT_ID
@@ -193,7 +172,7 @@ def _cli_job_seconds(*options: str) -> float:
         endpoints = summary["endpoints"]
         issued = client.post(
             f"{endpoints['iam']}/v3/auth/tokens",
-            json=_password_body(summary["credentials"]),
+            json=password_body(summary["credentials"]),
         )
         client.headers["X-Auth-Token"] = issued.headers["X-Subject-Token"]
         body = {"name": "web-01-golden", "instance_id": WEB_01}
@@ -335,7 +314,7 @@ def test_cli_reads_a_seed_file(tmp_path: Path) -> None:
     with _run_cli("--seed-file", str(path), "--no-sample-servers") as summary:
         endpoints = summary["endpoints"]
         with httpx.Client(verify=TLS, trust_env=False) as client:
-            body = _password_body(summary["credentials"])
+            body = password_body(summary["credentials"])
             issued = client.post(f"{endpoints['iam']}/v3/auth/tokens", json=body)
             headers = {"X-Auth-Token": issued.headers["X-Subject-Token"]}
             url = f"{endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/detail"

@@ -1,7 +1,7 @@
 """AK/SK signatures checked with the official signer, temporary keys, agency tokens."""
 
+import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +13,7 @@ from ecs_imaging_local.emulator import PROJECT_ID, Emulator
 from ecs_imaging_local.environment import configured, emulator_environment
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.sdk_request import SdkRequest
+from support.emulator import password_body
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
@@ -22,12 +23,6 @@ OTHER_PROJECT = "f" * 32
 DELEGATING = "OTC-EU-DE-00000000001000000002"
 # One client for the module: making an httpx client costs tens of milliseconds.
 HTTP = httpx.Client(trust_env=False)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(time_scale=1.0, seed=7) as emulator:
-        yield emulator
 
 
 def _sign(
@@ -259,14 +254,7 @@ def test_permanent_keys_with_a_security_token_are_401(emu: Emulator) -> None:
 
 def _request_password_token(emu: Emulator, scope: dict[str, Any]) -> httpx.Response:
     """Ask IAM for a token the way the library does: no catalog, JSON in UTF-8."""
-    creds = emu.credentials
-    user = {
-        "name": creds.user_name,
-        "password": creds.password,
-        "domain": {"name": creds.domain_name},
-    }
-    identity = {"methods": ["password"], "password": {"user": user}}
-    body = {"auth": {"identity": identity, "scope": scope}}
+    body = password_body(dataclasses.asdict(emu.credentials), scope)
     headers = {"Content-Type": "application/json;charset=utf8"}
     content = json.dumps(body).encode()
 

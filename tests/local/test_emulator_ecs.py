@@ -1,47 +1,22 @@
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from support.emulator import connect
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
 FILES_04 = "d3d94468-02a4-4e5f-8c1b-3c4d5e6f7a64"
 MISSING = "00000000-0000-4000-8000-000000000000"
-# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
-TLS = ssl.create_default_context()
 
 
 @pytest.fixture
-def realtime_emulator() -> Iterator[Emulator]:
-    """Emulated time runs at real speed, so only clock.advance() moves servers along."""
-    with Emulator(time_scale=1.0, seed=7) as emu:
-        yield emu
-
-
-@pytest.fixture
-def ecs(realtime_emulator: Emulator) -> Iterator[httpx.Client]:
-    base_url = f"{realtime_emulator.endpoints['ecs']}/v1/{PROJECT_ID}/"
-    with httpx.Client(base_url=base_url, verify=TLS, trust_env=False) as client:
-        client.headers["X-Auth-Token"] = _issue_token(client, realtime_emulator)
+def ecs(emu: Emulator) -> Iterator[httpx.Client]:
+    with connect(emu, f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/") as client:
         yield client
-
-
-def _issue_token(client: httpx.Client, emu: Emulator) -> str:
-    creds = emu.credentials
-    user = {
-        "name": creds.user_name,
-        "password": creds.password,
-        "domain": {"name": creds.domain_name},
-    }
-    identity = {"methods": ["password"], "password": {"user": user}}
-    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
-    response = client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
-
-    return str(response.headers["X-Subject-Token"])
 
 
 def _show(ecs: httpx.Client, server_id: str) -> dict[str, Any]:
@@ -93,12 +68,10 @@ def test_server_show_unknown_is_404(ecs: httpx.Client) -> None:
     assert response.json()["error"]["code"] == "Ecs.0114"
 
 
-def test_server_stop_powers_off_then_settles(
-    realtime_emulator: Emulator, ecs: httpx.Client
-) -> None:
+def test_server_stop_powers_off_then_settles(emu: Emulator, ecs: httpx.Client) -> None:
     response = _act(ecs, "os-stop", DB_01, type="SOFT")
     stopping, job = _show(ecs, DB_01), _job(ecs, response)
-    realtime_emulator.clock.advance(10)
+    emu.clock.advance(10)
     stopped, done = _show(ecs, DB_01), _job(ecs, response)
 
     assert response.status_code == 200 and len(response.json()["job_id"]) == 32
@@ -111,21 +84,17 @@ def test_server_stop_powers_off_then_settles(
     assert sub_job["entities"]["server_id"] == DB_01
 
 
-def test_server_hard_stop_takes_three_seconds(
-    realtime_emulator: Emulator, ecs: httpx.Client
-) -> None:
+def test_server_hard_stop_takes_three_seconds(emu: Emulator, ecs: httpx.Client) -> None:
     _act(ecs, "os-stop", DB_01, type="HARD")
-    realtime_emulator.clock.advance(3)
+    emu.clock.advance(3)
 
     assert _show(ecs, DB_01)["status"] == "SHUTOFF"
 
 
-def test_server_start_powers_on_then_settles(
-    realtime_emulator: Emulator, ecs: httpx.Client
-) -> None:
+def test_server_start_powers_on_then_settles(emu: Emulator, ecs: httpx.Client) -> None:
     response = _act(ecs, "os-start", WEB_01)
     starting = _show(ecs, WEB_01)
-    realtime_emulator.clock.advance(10)
+    emu.clock.advance(10)
     started, done = _show(ecs, WEB_01), _job(ecs, response)
 
     assert _states(starting) == ("SHUTOFF", "stopped", "powering-on", 4)
@@ -266,9 +235,10 @@ def test_server_list_paging_limits(
 
 
 def test_server_list_walks_a_fleet_over_all_pages(
-    realtime_emulator: Emulator, ecs: httpx.Client
+    emu: Emulator,
+    ecs: httpx.Client,
 ) -> None:
-    fleet = realtime_emulator.add_fleet(450, ["fleet=blue"])
+    fleet = emu.add_fleet(450, ["fleet=blue"])
     ids: list[str] = []
     for page in range(1, 5):
         body = _list(ecs, tags="fleet=blue", offset=page, limit=200).json()
@@ -279,9 +249,10 @@ def test_server_list_walks_a_fleet_over_all_pages(
 
 
 def test_server_of_another_project_is_invisible(
-    realtime_emulator: Emulator, ecs: httpx.Client
+    emu: Emulator,
+    ecs: httpx.Client,
 ) -> None:
-    other = realtime_emulator.add_server(name="theirs", project_id="f" * 32)
+    other = emu.add_server(name="theirs", project_id="f" * 32)
 
     assert ecs.get(f"cloudservers/{other}").status_code == 404
     assert "theirs" not in _names(_list(ecs, limit=1000).json())
@@ -296,14 +267,12 @@ def test_server_shows_data_disks_after_the_system_disk(ecs: httpx.Client) -> Non
     assert len({v["id"] for v in volumes}) == 3
 
 
-def test_server_hard_stop_is_faster_than_soft(
-    realtime_emulator: Emulator, ecs: httpx.Client
-) -> None:
+def test_server_hard_stop_is_faster_than_soft(emu: Emulator, ecs: httpx.Client) -> None:
     _act(ecs, "os-stop", DB_01, type="HARD")
     _act(ecs, "os-stop", APP_02, type="SOFT")
-    realtime_emulator.clock.advance(3)
+    emu.clock.advance(3)
     hard, soft = _show(ecs, DB_01), _show(ecs, APP_02)
-    realtime_emulator.clock.advance(7)
+    emu.clock.advance(7)
 
     assert _states(hard) == ("SHUTOFF", "stopped", None, 4)
     assert _states(soft) == ("ACTIVE", "active", "powering-off", 1)
@@ -319,11 +288,9 @@ def test_server_batch_of_1001_is_ecs_0118(ecs: httpx.Client) -> None:
     assert past_limit.json()["error"]["code"] == "Ecs.0118"
 
 
-def test_server_job_of_another_project_is_404(
-    realtime_emulator: Emulator, ecs: httpx.Client
-) -> None:
+def test_server_job_of_another_project_is_404(emu: Emulator, ecs: httpx.Client) -> None:
     job_id = _act(ecs, "os-stop", DB_01).json()["job_id"]
-    other = f"{realtime_emulator.endpoints['ecs']}/v1/{'f' * 32}/jobs/{job_id}"
+    other = f"{emu.endpoints['ecs']}/v1/{'f' * 32}/jobs/{job_id}"
 
     # The token is not scoped to the other project: the gateway refuses first.
     assert ecs.get(other).status_code == 401
@@ -331,9 +298,9 @@ def test_server_job_of_another_project_is_404(
 
 
 def test_server_added_through_python_api_is_served(
-    realtime_emulator: Emulator, ecs: httpx.Client
+    emu: Emulator,
+    ecs: httpx.Client,
 ) -> None:
-    emu = realtime_emulator
     server_id = emu.add_server(name="new-01", system_disk_gb=5, tags=["a=b"])
 
     assert _show(ecs, server_id)["tags"] == ["a=b"]

@@ -1,6 +1,5 @@
 """Faults on demand: throttling, 5xx, slow answers, lost answers, jobs and servers."""
 
-import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -8,42 +7,17 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from support.emulator import TLS, connect, issue_token
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
-# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
-TLS = ssl.create_default_context()
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(time_scale=1.0, seed=7) as emulator:
-        yield emulator
 
 
 @pytest.fixture
 def http(emu: Emulator) -> Iterator[httpx.Client]:
     """A client carrying a valid token; fault tests call all three services."""
-    with httpx.Client(verify=TLS, trust_env=False, timeout=5) as client:
-        client.headers["X-Auth-Token"] = _token(client, emu)
+    with connect(emu, timeout=5) as client:
         yield client
-
-
-def _issue_token(client: httpx.Client, emu: Emulator) -> httpx.Response:
-    creds = emu.credentials
-    user = {
-        "name": creds.user_name,
-        "password": creds.password,
-        "domain": {"name": creds.domain_name},
-    }
-    identity = {"methods": ["password"], "password": {"user": user}}
-    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
-
-    return client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
-
-
-def _token(client: httpx.Client, emu: Emulator) -> str:
-    return str(_issue_token(client, emu).headers["X-Subject-Token"])
 
 
 def _list_images(http: httpx.Client, emu: Emulator) -> httpx.Response:
@@ -90,7 +64,7 @@ def test_throttle_bodies_are_each_services_own(
     emu.faults.throttle("ecs")
     emu.faults.throttle("ims", code="APIGW.0308", retry_after=3)
 
-    iam = _issue_token(http, emu)
+    iam = issue_token(http, emu)
     ecs = _show_server(http, emu)
     ims = _list_images(http, emu)
 
@@ -119,7 +93,7 @@ def _throttled_pattern(seed: int) -> list[int]:
         httpx.Client(verify=TLS, trust_env=False) as client,
     ):
         emu.faults.throttle("iam", rate=0.5)
-        return [_issue_token(client, emu).status_code for _ in range(20)]
+        return [issue_token(client, emu).status_code for _ in range(20)]
 
 
 def test_throttle_rate_is_seeded() -> None:
@@ -133,8 +107,7 @@ def test_throttle_rate_leaves_job_durations_as_seeded(
     emu: Emulator,
     http: httpx.Client,
 ) -> None:
-    with Emulator(seed=7) as calm, httpx.Client(verify=TLS, trust_env=False) as client:
-        client.headers["X-Auth-Token"] = _token(client, calm)
+    with Emulator(seed=7) as calm, connect(calm) as client:
         _create(client, calm)
     emu.faults.throttle("ims.list_images", rate=0.5, count=None)
     for _ in range(5):

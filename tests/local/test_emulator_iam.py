@@ -5,6 +5,7 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from support.emulator import password_token
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 USER_DOMAIN = "OTC-EU-DE-00000000001000000001"
@@ -46,10 +47,6 @@ def _scoped_body(emu: Emulator, scope: Any) -> dict[str, Any]:
 
 def _post_token(emu: Emulator, body: Any) -> httpx.Response:
     return HTTP.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
-
-
-def _issue_token(emu: Emulator) -> str:
-    return _post_token(emu, _password_body(emu)).headers["X-Subject-Token"]
 
 
 def _show_server(
@@ -223,7 +220,7 @@ def test_token_of_domain_lists_the_users_project(emulator: Emulator) -> None:
 
 def test_projects_list_finds_region_by_name(emulator: Emulator) -> None:
     url = f"{emulator.endpoints['iam']}/v3/projects"
-    headers = {"X-Auth-Token": _issue_token(emulator)}
+    headers = {"X-Auth-Token": password_token(HTTP, emulator)}
 
     found = HTTP.get(url, params={"name": "eu-de"}, headers=headers).json()
     missing = HTTP.get(url, params={"name": "eu-nl"}, headers=headers).json()
@@ -234,7 +231,7 @@ def test_projects_list_finds_region_by_name(emulator: Emulator) -> None:
 
 
 def test_token_valid_is_accepted(emulator: Emulator) -> None:
-    assert _show_server(emulator, _issue_token(emulator)).status_code == 200
+    assert _show_server(emulator, password_token(HTTP, emulator)).status_code == 200
 
 
 def _assert_unauthorized(emu: Emulator, response: httpx.Response) -> None:
@@ -254,27 +251,27 @@ def test_token_unknown_is_401(emulator: Emulator) -> None:
 
 
 def test_token_revoked_is_401(emulator: Emulator) -> None:
-    token = _issue_token(emulator)
+    token = password_token(HTTP, emulator)
     emulator.revoke_tokens()
 
     _assert_unauthorized(emulator, _show_server(emulator, token))
 
 
 def test_token_expired_is_401(emulator: Emulator) -> None:
-    token = _issue_token(emulator)
+    token = password_token(HTTP, emulator)
     emulator.clock.advance(24 * 3600)
 
     _assert_unauthorized(emulator, _show_server(emulator, token))
 
 
 def test_token_of_other_project_is_401(emulator: Emulator) -> None:
-    token = _issue_token(emulator)
+    token = password_token(HTTP, emulator)
 
     _assert_unauthorized(emulator, _show_server(emulator, token, project_id="f" * 32))
 
 
 def test_token_issued_after_revoke_is_accepted(emulator: Emulator) -> None:
-    _issue_token(emulator)
+    password_token(HTTP, emulator)
     emulator.revoke_tokens()
 
-    assert _show_server(emulator, _issue_token(emulator)).status_code == 200
+    assert _show_server(emulator, password_token(HTTP, emulator)).status_code == 200

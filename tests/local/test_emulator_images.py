@@ -1,6 +1,5 @@
 """Whole and data-disk images, deletion, export, quota, queries and the tag API."""
 
-import ssl
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -8,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from support.emulator import connect
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
@@ -17,32 +17,11 @@ ERP_05 = "6512bd43-d9ca-4a6e-8d2f-4d5e6f7a8b65"
 VAULT = "a87ff679-a2f3-4e71-9181-5e6f7a8b9c66"
 MISSING = "00000000-0000-4000-8000-000000000000"
 WHOLE = {"name": "erp-whole", "instance_id": ERP_05, "vault_id": VAULT}
-# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
-TLS = ssl.create_default_context()
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    """Emulated time runs at real speed, so only clock.advance() moves jobs along."""
-    with Emulator(time_scale=1.0, seed=7) as emulator:
-        yield emulator
 
 
 @pytest.fixture
 def ims(emu: Emulator) -> Iterator[httpx.Client]:
-    base_url = emu.endpoints["ims"]
-    with httpx.Client(base_url=base_url, verify=TLS, trust_env=False) as client:
-        creds = emu.credentials
-        user = {
-            "name": creds.user_name,
-            "password": creds.password,
-            "domain": {"name": creds.domain_name},
-        }
-        identity = {"methods": ["password"], "password": {"user": user}}
-        scope = {"project": {"name": emu.region}}
-        body = {"auth": {"identity": identity, "scope": scope}}
-        issued = client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
-        client.headers["X-Auth-Token"] = issued.headers["X-Subject-Token"]
+    with connect(emu, emu.endpoints["ims"]) as client:
         yield client
 
 

@@ -1,4 +1,3 @@
-import ssl
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -6,45 +5,17 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
+from support.emulator import connect
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 MISSING = "00000000-0000-4000-8000-000000000000"
-# Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
-TLS = ssl.create_default_context()
 
 
 @pytest.fixture
-def realtime_emulator() -> Iterator[Emulator]:
-    """Emulated time runs at real speed, so only clock.advance() moves jobs along."""
-    with Emulator(time_scale=1.0, seed=7) as emu:
-        yield emu
-
-
-@pytest.fixture
-def ims(realtime_emulator: Emulator) -> Iterator[httpx.Client]:
-    yield from _connect(realtime_emulator)
-
-
-def _connect(emu: Emulator) -> Iterator[httpx.Client]:
-    base_url = emu.endpoints["ims"]
-    with httpx.Client(base_url=base_url, verify=TLS, trust_env=False) as client:
-        client.headers["X-Auth-Token"] = _issue_token(client, emu)
+def ims(emu: Emulator) -> Iterator[httpx.Client]:
+    with connect(emu, emu.endpoints["ims"]) as client:
         yield client
-
-
-def _issue_token(client: httpx.Client, emu: Emulator) -> str:
-    creds = emu.credentials
-    user = {
-        "name": creds.user_name,
-        "password": creds.password,
-        "domain": {"name": creds.domain_name},
-    }
-    identity = {"methods": ["password"], "password": {"user": user}}
-    body = {"auth": {"identity": identity, "scope": {"project": {"name": emu.region}}}}
-    response = client.post(f"{emu.endpoints['iam']}/v3/auth/tokens", json=body)
-
-    return str(response.headers["X-Subject-Token"])
 
 
 def _create(ims: httpx.Client, **fields: Any) -> httpx.Response:
@@ -77,15 +48,13 @@ def _names(ims: httpx.Client, **filters: str) -> list[str]:
     return [image["name"] for image in _images(ims, **filters)]
 
 
-def test_image_job_moves_init_running_success(
-    realtime_emulator: Emulator, ims: httpx.Client
-) -> None:
+def test_image_job_moves_init_running_success(emu: Emulator, ims: httpx.Client) -> None:
     response = _create(ims)
     job_id = response.json()["job_id"]
     queued = _job(ims, job_id)
-    realtime_emulator.clock.advance(5)
+    emu.clock.advance(5)
     running = _job(ims, job_id)
-    realtime_emulator.clock.advance(300)
+    emu.clock.advance(300)
     done = _job(ims, job_id)
 
     assert response.status_code == 200 and len(job_id) == 32
@@ -100,13 +69,14 @@ def test_image_job_moves_init_running_success(
 
 
 def test_image_is_queued_then_saving_then_active(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator,
+    ims: httpx.Client,
 ) -> None:
     _create(ims, tags=["source.web-01"], description="nightly")
     queued = _images(ims)[0]
-    realtime_emulator.clock.advance(5)
+    emu.clock.advance(5)
     saving = _images(ims)[0]
-    realtime_emulator.clock.advance(300)
+    emu.clock.advance(300)
     active = ims.get(f"/v2/images/{queued['id']}").json()
 
     statuses = (queued["status"], saving["status"], active["status"])
@@ -119,10 +89,11 @@ def test_image_is_queued_then_saving_then_active(
 
 
 def test_image_list_filters_by_name_tag_and_status(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator,
+    ims: httpx.Client,
 ) -> None:
     _create(ims, name="old", image_tags=[{"key": "tier", "value": "web"}])
-    realtime_emulator.clock.advance(400)
+    emu.clock.advance(400)
     _create(ims, name="new", instance_id=DB_01)
 
     assert _names(ims) == ["new", "old"]
@@ -135,11 +106,12 @@ def test_image_list_filters_by_name_tag_and_status(
 
 
 def test_image_list_pages_with_marker_and_limit(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator,
+    ims: httpx.Client,
 ) -> None:
     for name in ("a", "b", "c"):
         _create(ims, name=name)
-        realtime_emulator.clock.advance(400)
+        emu.clock.advance(400)
     first = _images(ims, limit="2", sort_dir="asc")
 
     rest = _names(ims, limit="2", sort_dir="asc", marker=first[-1]["id"])
@@ -267,10 +239,8 @@ def test_image_server_unknown_is_img_0005(ims: httpx.Client) -> None:
     assert _outcome(_create(ims, instance_id=MISSING)) == "IMG.0005"
 
 
-def test_image_of_stopping_server_is_img_0010(
-    realtime_emulator: Emulator, ims: httpx.Client
-) -> None:
-    ecs = f"{realtime_emulator.endpoints['ecs']}/v1/{PROJECT_ID}"
+def test_image_of_stopping_server_is_img_0010(emu: Emulator, ims: httpx.Client) -> None:
+    ecs = f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}"
     stop = {"os-stop": {"servers": [{"id": DB_01}]}}
     ims.post(f"{ecs}/cloudservers/action", json=stop)
 
@@ -278,9 +248,9 @@ def test_image_of_stopping_server_is_img_0010(
 
 
 def test_image_of_running_server_when_stop_required_is_img_0008(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator, ims: httpx.Client
 ) -> None:
-    realtime_emulator.require_stopped = True
+    emu.require_stopped = True
 
     assert _outcome(_create(ims, instance_id=DB_01)) == "IMG.0008"
     assert _outcome(_create(ims, instance_id=WEB_01)) is None
@@ -298,12 +268,13 @@ def test_image_invalid_json_is_img_0001(ims: httpx.Client) -> None:
 
 
 def test_image_job_fault_ends_fail_without_image(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator,
+    ims: httpx.Client,
 ) -> None:
     reason = "The system disk is unusable."
-    realtime_emulator.faults.fail_next_image_job("IMG.0006", reason)
+    emu.faults.fail_next_image_job("IMG.0006", reason)
     job_id = _create(ims).json()["job_id"]
-    realtime_emulator.clock.advance(400)
+    emu.clock.advance(400)
 
     job = _job(ims, job_id)
 
@@ -313,27 +284,28 @@ def test_image_job_fault_ends_fail_without_image(
         reason,
     )
     assert "image_id" not in job["entities"] and job["end_time"] != ""
-    assert _images(ims) == [] and realtime_emulator.images() == []
+    assert _images(ims) == [] and emu.images() == []
 
 
 def test_image_job_fault_applies_to_next_job_only(
-    realtime_emulator: Emulator, ims: httpx.Client
+    emu: Emulator,
+    ims: httpx.Client,
 ) -> None:
-    realtime_emulator.faults.fail_next_image_job()
+    emu.faults.fail_next_image_job()
     _create(ims, name="first")
     _create(ims, name="second", instance_id=DB_01)
-    realtime_emulator.clock.advance(800)
+    emu.clock.advance(800)
 
-    assert [job.status for job in realtime_emulator.jobs()] == ["FAIL", "SUCCESS"]
+    assert [job.status for job in emu.jobs()] == ["FAIL", "SUCCESS"]
 
 
 def test_image_job_stuck_never_finishes(
-    realtime_emulator: Emulator,
+    emu: Emulator,
     ims: httpx.Client,
 ) -> None:
-    realtime_emulator.faults.stick_next_image_job()
+    emu.faults.stick_next_image_job()
     job_id = _create(ims).json()["job_id"]
-    realtime_emulator.clock.advance(10 * 3600)
+    emu.clock.advance(10 * 3600)
 
     job = _job(ims, job_id)
 
@@ -343,7 +315,7 @@ def test_image_job_stuck_never_finishes(
 
 def _durations(seed: int) -> list[float]:
     with Emulator(seed=seed) as emu:
-        for client in _connect(emu):
+        with connect(emu, emu.endpoints["ims"]) as client:
             for server_id in emu.add_fleet(5, system_disk_gb=15):
                 _create(client, instance_id=server_id)
         return [job.duration for job in emu.jobs()]
@@ -360,14 +332,16 @@ def test_image_job_duration_follows_disk_size_and_seed() -> None:
 
 def test_image_job_finishes_on_a_scaled_clock() -> None:
     # About 240 emulated seconds at a scale of 0.001 take a quarter of a second.
-    with Emulator(time_scale=0.001, seed=7) as emu:
-        for client in _connect(emu):
-            job_id = _create(client).json()["job_id"]
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                if _job(client, job_id)["status"] == "SUCCESS":
-                    break
-                time.sleep(0.02)
+    with (
+        Emulator(time_scale=0.001, seed=7) as emu,
+        connect(emu, emu.endpoints["ims"]) as client,
+    ):
+        job_id = _create(client).json()["job_id"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if _job(client, job_id)["status"] == "SUCCESS":
+                break
+            time.sleep(0.02)
 
-            assert _job(client, job_id)["status"] == "SUCCESS"
-            assert emu.counters["ims.create_image"] == 1
+        assert _job(client, job_id)["status"] == "SUCCESS"
+        assert emu.counters["ims.create_image"] == 1
