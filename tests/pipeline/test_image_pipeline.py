@@ -134,7 +134,7 @@ def test_bad_input_fails_at_once_naming_the_field_with_nothing_changed(bench, ru
     assert result.status == "FAILED"
     assert result.error == "InvalidInput"
     assert named in json.loads(result.cause)["errorMessage"]
-    assert result.states_entered == ["Prepare server", "Run rejected"]
+    assert result.states_entered == ["Prepare server", "Announce rejected run", "Run rejected"]
     assert bench.emulator.counters.get("ecs.stop", 0) == 0
     assert bench.emulator.counters.get("ims.create_image", 0) == 0
 

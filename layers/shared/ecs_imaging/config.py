@@ -119,6 +119,13 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     if project_id and not _PROJECT_ID_PATTERN.match(project_id):
         raise ConfigurationError(f"{id_variable} is not a project id: {project_id!r}.")
 
+    min_wait = _read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600)
+    max_wait = _read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600)
+    if min_wait > max_wait:
+        raise ConfigurationError(
+            f"{MIN_WAIT_SECONDS} {min_wait!r} is above {MAX_WAIT_SECONDS} {max_wait!r}."
+        )
+
     return Settings(
         cloud=cloud,
         region=region,
@@ -129,8 +136,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         ims_endpoint=_endpoint(environ, "ims", cloud, region),
         credentials_secret_arn=environ.get(CREDENTIALS_SECRET_ARN) or None,
         deadline_minutes=_read_int(environ, DEADLINE_MINUTES, 60, 1, 24 * 60),
-        min_wait_seconds=_read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600),
-        max_wait_seconds=_read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600),
+        min_wait_seconds=min_wait,
+        max_wait_seconds=max_wait,
         http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 10, 1, 60)),
         event_bus_name=environ.get(EVENT_BUS_NAME) or "default",
     )

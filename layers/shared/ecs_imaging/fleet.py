@@ -14,7 +14,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import clock, config, ecs
-from .errors import InvalidInput
 from .models import PipelineInput, describe_errors, parse_model
 from .session import CloudSession
 
@@ -45,6 +44,14 @@ class SweepInput(BaseModel):
         default_factory=dict,
         description="Pipeline input fields applied to every server (all but server_id).",
     )
+
+    @field_validator("slot")
+    @classmethod
+    def _check_slot(cls, value: str) -> str:
+        # Every server's execution name holds the slot: it must fit before listing.
+        execution_name(value, PLACEHOLDER_SERVER)
+
+        return value
 
     @field_validator("tag")
     @classmethod
@@ -100,7 +107,7 @@ def execution_name(slot: str, server_id: str) -> str:
     """The child execution's name: the same for one server in one slot, always."""
     name = _NAME_UNSAFE.sub("", f"sweep-{slot}-{server_id}")
     if len(name) > 80:
-        raise InvalidInput(f"Slot {slot!r} makes an execution name over 80 characters.")
+        raise ValueError(f"slot {slot!r} makes execution names over 80 characters")
 
     return name
 
