@@ -3,10 +3,9 @@
 import json
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import clock, config, retention
+from ecs_imaging import aws, clock, config, retention
 from ecs_imaging.fleet import SweepInput
 from ecs_imaging.models import RetentionPolicy, parse_model
 from ecs_imaging.observability import logger, metrics
@@ -41,7 +40,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 
 def _announce(deleted: list[dict[str, Any]]) -> None:
-    # This function talks to EventBridge, so boto3 is in its place here.
     entries = [
         {
             "Source": "ecs-imaging",
@@ -51,6 +49,6 @@ def _announce(deleted: list[dict[str, Any]]) -> None:
         }
         for item in deleted
     ]
-    client = boto3.client("events")
+    client = aws.client("events")
     for start in range(0, len(entries), BATCH):
         client.put_events(Entries=entries[start : start + BATCH])

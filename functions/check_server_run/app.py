@@ -2,12 +2,9 @@
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import fleet
+from ecs_imaging import aws, fleet
 from ecs_imaging.observability import logger
-
-_client = None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -16,16 +13,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     execution_arn = str(event.get("execution_arn"))
     logger.append_keys(child_execution=execution_arn)
 
-    summary = fleet.run_summary(_stepfunctions().describe_execution(executionArn=execution_arn))
+    described = aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    summary = fleet.run_summary(described)
 
     logger.info("Server run checked", extra={"status": summary["status"]})
 
     return summary
-
-
-def _stepfunctions() -> Any:
-    global _client
-    if _client is None:
-        _client = boto3.client("stepfunctions")
-
-    return _client

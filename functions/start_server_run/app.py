@@ -2,12 +2,9 @@
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import fleet
+from ecs_imaging import aws, fleet
 from ecs_imaging.observability import logger
-
-_client = None
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -15,17 +12,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Task "Start server run": the child execution's ARN, started now or before."""
     logger.append_keys(server_id=event.get("server_id"), execution_name=event.get("execution_name"))
 
-    started = fleet.start_run(_stepfunctions(), event)
+    started = fleet.start_run(aws.client("stepfunctions"), event)
 
     logger.info("Server run started", extra={"already_started": started["already_started"]})
 
     return started
-
-
-def _stepfunctions() -> Any:
-    # This function talks to Step Functions only, so boto3 is in its place here.
-    global _client
-    if _client is None:
-        _client = boto3.client("stepfunctions")
-
-    return _client
