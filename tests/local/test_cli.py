@@ -8,10 +8,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_demo_images_the_event_server_and_a_running_server():
+def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     # Our own CLI in a child interpreter, against the emulator it starts on 127.0.0.1.
-    result = subprocess.run(
-        [sys.executable, "-m", "ecs_imaging_local", "demo", "--time-scale", "0.003"],
+    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "ecs_imaging_local", *arguments],
         cwd=ROOT,
         env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
         capture_output=True,
@@ -19,6 +19,10 @@ def test_demo_images_the_event_server_and_a_running_server():
         timeout=120,
         check=False,
     )
+
+
+def test_demo_images_the_event_server_and_a_running_server():
+    result = _cli("demo", "--time-scale", "0.003")
 
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 0, result.stderr
@@ -46,15 +50,7 @@ def test_demo_images_the_event_server_and_a_running_server():
 
 
 def test_run_rejects_a_bad_server_id_with_the_field_named():
-    result = subprocess.run(
-        [sys.executable, "-m", "ecs_imaging_local", "run", "--server-id", "web-01"],
-        cwd=ROOT,
-        env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _cli("run", "--server-id", "web-01")
 
     [line] = [json.loads(line) for line in result.stdout.splitlines()]
     assert result.returncode == 1

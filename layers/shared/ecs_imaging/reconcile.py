@@ -29,8 +29,8 @@ from .session import CloudSession
 
 logger = logging.getLogger(__name__)
 
-PIPELINE_STATE_MACHINE_ARN = "ECS_IMAGING_PIPELINE_STATE_MACHINE_ARN"
-STATE_TABLE = "ECS_IMAGING_RUN_STATE_TABLE"
+PIPELINE_STATE_MACHINE_ARN = config.PIPELINE_STATE_MACHINE_ARN
+STATE_TABLE = config.RUN_STATE_TABLE
 TIMED_OUT = "ImageJobTimedOut"
 LOOKBACK = timedelta(days=7)
 # The longest a run lasts: the largest deadline (1440 minutes) and its cleanup.
