@@ -36,7 +36,7 @@ from ecs_imaging.session import CloudSession
 from . import deliveries
 from . import template as sam
 from .capture import Secret, SecretScan, captured_logs, emulator_secrets
-from .emulator import ServerSpec
+from .emulator import Emulator, ServerSpec
 from .engine import FLEET_STATE_MACHINE, PIPELINE_STATE_MACHINE, ExecutionResult
 from .reconcile import reconcile
 from .stage import (
@@ -99,6 +99,7 @@ RUN_CALLS = (
     "iam.token",
     "ecs.show_server",
     "ims.show_quota",
+    "ecs.update_metadata",
     "ecs.stop",
     "ecs.show_job",
     "ims.list_images",
@@ -106,6 +107,7 @@ RUN_CALLS = (
     "ims.show_job",
     "ims.show_image",
     "ecs.start",
+    "ecs.delete_metadata",
 )
 STEP_FUNCTIONS = (
     "PrepareServerFunction",
@@ -376,10 +378,6 @@ RUN = {"server_id": RUNNING}
 STOP = {"server_id": STOPPED}
 # A 5xx answer to create proves nothing was made; the run cannot know that.
 LOST_CREATE = Expect("FAILED", "CloudTransientError", 0, SHUTOFF, (FAILED,), reconciled=ACTIVE)
-SLOW_STOP_DEFECT = (
-    "Stop server retried (lost answer, Lambda retry) after the server has settled takes "
-    "it for stopped by someone else: the run never starts it again."
-)
 
 
 def _per_call_5xx() -> list[Scenario]:
@@ -398,8 +396,6 @@ def _per_call_timeout() -> list[Scenario]:
         # The job finished while the client waited: the run fails, but restores.
         "ims.create_image": Expect("FAILED", "CloudTransientError", 1, ACTIVE, (FAILED,)),
     }
-    defects = {"ecs.stop": SLOW_STOP_DEFECT}
-
     return [
         Scenario(
             f"timeout on {call}",
@@ -407,7 +403,6 @@ def _per_call_timeout() -> list[Scenario]:
             lost_answer.get(call, Expect()),
             (_slow(call),),
             variables=TIMEOUT,
-            defect=defects.get(call),
         )
         for call in RUN_CALLS
     ]
@@ -433,10 +428,7 @@ def _per_step_twice() -> list[Scenario]:
     for function_name in STEP_FUNCTIONS:
         faults, expect, run_input = special.get(function_name, ((), Expect(), RUN))
         name = f"{function_name.removesuffix('Function')} invoked twice"
-        defect = SLOW_STOP_DEFECT if function_name == "StopServerFunction" else None
-        rows.append(
-            Scenario(name, run_input, expect, (*faults, _twice(function_name)), defect=defect)
-        )
+        rows.append(Scenario(name, run_input, expect, (*faults, _twice(function_name))))
 
     return rows
 
@@ -1014,6 +1006,8 @@ def _judge(
     if wrong_power:
         problems.append(f"server ends {power}, expected {expect.power}")
     problems += _check_left_stopped(results, power_before, power)
+    if power != SHUTOFF:
+        problems += _check_stop_marks(emulator, scenario.server_id)
 
     events = stage.events.drain()
     announced = sorted(event["detail-type"] for event in events)
@@ -1056,10 +1050,21 @@ def _check_reconciled(stage: Stage, scenario: Scenario) -> list[str]:
     stage.events.drain()
 
     power = power_state(stage.emulator, scenario.server_id)
+    problems = [] if power == SHUTOFF else _check_stop_marks(stage.emulator, scenario.server_id)
     if power != scenario.expect.reconciled:
-        return [f"server {power} after reconcile, expected {scenario.expect.reconciled}"]
+        problems.append(f"server {power} after reconcile, expected {scenario.expect.reconciled}")
 
-    return []
+    return problems
+
+
+def _check_stop_marks(emulator: Emulator, server_id: str) -> list[str]:
+    """A run's stop mark outlives the run only on a server left stopped for reconcile."""
+    try:
+        mark = emulator.server(server_id).metadata.get(ecs.STOP_MARK)
+    except KeyError:
+        return []
+
+    return [] if mark is None else [f"stop mark of run {mark} left on the server"]
 
 
 def _check_end(result: ExecutionResult, expect: Expect) -> list[str]:

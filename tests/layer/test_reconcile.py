@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from ecs_imaging import reconcile
+from ecs_imaging import ecs, reconcile
 from ecs_imaging.errors import ConfigurationError
 from ecs_imaging.reconcile import FailedExecution, StepFunctionsHistory
 from support.cloud import ECS, IMS, PROJECT_ID, SERVER_ID
@@ -55,6 +55,7 @@ class FakeCloud:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
     server_status: str = "SHUTOFF"
+    server_metadata: dict[str, str] = field(default_factory=dict)
     starts: int = 0
     deleted: list[str] = field(default_factory=list)
     tagged: dict[str, list[dict[str, str]]] = field(default_factory=dict)
@@ -157,8 +158,13 @@ def fake(cloud):
             "name": "web-01",
             "status": state.server_status,
             "OS-EXT-STS:task_state": None,
+            "metadata": state.server_metadata,
         }
         return httpx.Response(200, json={"server": server})
+
+    def delete_metadata(request, key):
+        del state.server_metadata[key]
+        return httpx.Response(204)
 
     def tag_image(request, image_id):
         state.tagged[image_id] = json.loads(request.content)["tags"]
@@ -179,6 +185,9 @@ def fake(cloud):
     )
     cloud.get(f"{ECS}/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}").mock(side_effect=show_server)
     cloud.post(f"{ECS}/v1/{PROJECT_ID}/cloudservers/action").mock(side_effect=act)
+    cloud.delete(
+        url__regex=rf"{ECS}/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}/metadata/(?P<key>[\w-]+)$"
+    ).mock(side_effect=delete_metadata)
 
     return state
 
@@ -266,6 +275,29 @@ def test_reconcile_runs_never_starts_a_server_the_run_found_stopped(fake):
 
     assert report.reconciled[0].server_restarted is False
     assert fake.starts == 0
+
+
+def test_reconcile_runs_starts_a_server_the_run_marked_before_it_failed_to_say_so(fake):
+    fake.jobs[JOB_ID] = _job("SUCCESS")
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+    fake.server_metadata = {ecs.STOP_MARK: RUN_ID}
+
+    report = reconcile.reconcile_runs(FakeHistory([_timed_out(stopped_by_pipeline=False)]), now=NOW)
+
+    assert report.reconciled[0].server_restarted is True
+    assert fake.starts == 1
+    assert fake.server_metadata == {}
+
+
+def test_reconcile_runs_ignores_the_stop_mark_of_another_run(fake):
+    fake.jobs[JOB_ID] = _job("SUCCESS")
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+    fake.server_metadata = {ecs.STOP_MARK: "another-run"}
+
+    reconcile.reconcile_runs(FakeHistory([_timed_out(stopped_by_pipeline=False)]), now=NOW)
+
+    assert fake.starts == 0
+    assert fake.server_metadata == {ecs.STOP_MARK: "another-run"}
 
 
 def test_reconcile_runs_leaves_a_server_started_meanwhile_alone(fake):

@@ -232,7 +232,7 @@ def test_every_operation_has_a_line_in_the_module_docstring(emulator: Emulator) 
     lines = (package.__doc__ or "").splitlines()
     documented = [line for line in lines if line.startswith("- ``")]
 
-    assert len(operations) == 21
+    assert len(operations) == 23
     assert [line.split("``")[1] for line in documented] == operations
 
 

@@ -68,6 +68,33 @@ def test_server_show_unknown_is_404(ecs: httpx.Client) -> None:
     assert response.json()["error"]["code"] == "Ecs.0114"
 
 
+def test_server_metadata_is_set_shown_and_deleted(ecs: httpx.Client) -> None:
+    update = ecs.post(f"cloudservers/{WEB_01}/metadata", json={"metadata": {"a-b:c.d_e": "1"}})
+    shown = _show(ecs, WEB_01)["metadata"]
+    deleted = ecs.delete(f"cloudservers/{WEB_01}/metadata/a-b:c.d_e")
+    again = ecs.delete(f"cloudservers/{WEB_01}/metadata/a-b:c.d_e")
+
+    assert (update.status_code, update.json()) == (200, {"metadata": {"a-b:c.d_e": "1"}})
+    assert shown == {"a-b:c.d_e": "1"}
+    assert deleted.status_code == 204
+    assert _show(ecs, WEB_01)["metadata"] == {}
+    assert (again.status_code, again.json()["error"]["code"]) == (404, "Ecs.0114")
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"bad key": "1"}, {"": "1"}, {"k" * 256: "1"}, {"k": "v" * 256}, {"k": 1}, ["k"]],
+)
+def test_server_metadata_outside_the_documented_rules_is_400(
+    ecs: httpx.Client, metadata: object
+) -> None:
+    response = ecs.post(f"cloudservers/{WEB_01}/metadata", json={"metadata": metadata})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "Ecs.0005"
+    assert _show(ecs, WEB_01)["metadata"] == {}
+
+
 def test_server_stop_powers_off_then_settles(emu: Emulator, ecs: httpx.Client) -> None:
     response = _act(ecs, "os-stop", DB_01, type="SOFT")
     stopping, job = _show(ecs, DB_01), _job(ecs, response)

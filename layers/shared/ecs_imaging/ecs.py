@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from .errors import CloudError, ResourceNotFound
 from .http import job_id_of, json_object
 from .models import Job, Server, parse_api
 from .session import CloudSession
@@ -12,6 +13,9 @@ from .session import CloudSession
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 200
+# Server metadata naming the run that asked ECS to stop the server: set before the
+# stop is asked for, removed once the run has started the server again.
+STOP_MARK = "ecs-imaging-stopped-by"
 
 
 def show_server(session: CloudSession, server_id: str) -> Server:
@@ -52,6 +56,44 @@ def stop_server(session: CloudSession, server_id: str, *, hard: bool = False) ->
 def start_server(session: CloudSession, server_id: str) -> str:
     """Ask ECS to start the server; returns the server job id."""
     return _server_action(session, {"os-start": {"servers": [{"id": server_id}]}})
+
+
+def stopped_by(server: Server) -> str | None:
+    """The run that marked the server before stopping it, if any."""
+    mark = server.metadata.get(STOP_MARK)
+
+    return mark if isinstance(mark, str) else None
+
+
+def mark_stopped_by(session: CloudSession, server_id: str, run_id: str) -> None:
+    """Record on the server that this run is about to stop it."""
+    session.request(
+        "ecs",
+        "POST",
+        f"/v1/{session.project_id}/cloudservers/{server_id}/metadata",
+        json={"metadata": {STOP_MARK: run_id}},
+        idempotent=True,
+    )
+
+
+def clear_stop_mark(session: CloudSession, server: Server, run_id: str) -> None:
+    """Remove the run's stop mark from the server, if it is there.
+
+    A mark left behind names a finished run and misleads no other run, so a failure
+    here is logged, not raised: the run's result does not depend on it.
+    """
+    if stopped_by(server) != run_id:
+        return
+    path = f"/v1/{session.project_id}/cloudservers/{server.id}/metadata/{STOP_MARK}"
+    try:
+        session.request("ecs", "DELETE", path, idempotent=True)
+    except ResourceNotFound:
+        pass
+    except CloudError as exc:
+        logger.warning(
+            "Stop mark left on the server",
+            extra={"server_id": server.id, "error": type(exc).__name__},
+        )
 
 
 def show_job(session: CloudSession, job_id: str) -> Job:

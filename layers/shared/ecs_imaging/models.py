@@ -432,6 +432,7 @@ class Server(_ApiModel):
     status: str
     task_state: str | None = Field(default=None, alias="OS-EXT-STS:task_state")
     tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     volumes: list[AttachedVolume] = Field(
         default_factory=list, alias="os-extended-volumes:volumes_attached"
     )

@@ -92,13 +92,14 @@ def stop_server(run: RunContext, session: CloudSession | None = None) -> dict[st
 
     Returns the whole state ($.run and $.server): the run records that it stopped
     the server only when it asked ECS to, never for a server someone else is
-    stopping or has stopped.
+    stopping or has stopped. A repeat of this step (its answer lost, a Lambda
+    retry) knows its own earlier stop by the mark it left on the server.
     """
     session = session or CloudSession()
     now = clock.now()
 
     server = ecs.show_server(session, run.server_id)
-    job_id = ecs.stop_server(session, run.server_id) if server.is_running else None
+    job_id = _stop(session, run) if server.is_running else None
 
     check = ServerCheck(
         status=server.status,
@@ -110,7 +111,7 @@ def stop_server(run: RunContext, session: CloudSession | None = None) -> dict[st
         wait_seconds=_clamp(run.min_wait_seconds, run, now),
     )
 
-    return _server_state(run, check, ours=job_id is not None)
+    return _server_state(run, check, ours=job_id is not None or _marked_by(run, server))
 
 
 def check_server(
@@ -140,13 +141,10 @@ def check_server(
     }
     requested = clock.parse_timestamp(previous.stop_requested_at or previous.checked_at)
     waited = (now - requested).total_seconds()
-    ours = run.stopped_by_pipeline
+    ours = run.stopped_by_pipeline or _marked_by(run, server)
     if server.is_running and previous.stop_job_id is None:
         # Someone else's start or stop has settled on running: now it is ours to stop.
-        update.update(
-            stop_job_id=ecs.stop_server(session, run.server_id),
-            stop_requested_at=update["checked_at"],
-        )
+        update.update(stop_job_id=_stop(session, run), stop_requested_at=update["checked_at"])
         ours = True
     elif (
         not server.is_stopped
@@ -269,7 +267,7 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
         # Data-disk jobs take no key/value tags, so they are added now.
         for image in images:
             ims.add_image_tags(session, image.id, run.tags)
-    restarted = run.stopped_by_pipeline and _start_if_stopped(session, run.server_id)
+    restarted = run.stopped_by_pipeline and _start_if_stopped(session, run)
 
     deleted = []
     if run.retention is not None:
@@ -334,7 +332,8 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
     job = JobCheck.model_validate(state["job"]) if state.get("job") else None
 
     restore = "nothing to restore"
-    if run.stopped_by_pipeline:
+    stopped_by_run = _stopped_by_run(session, run)
+    if stopped_by_run:
         restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
 
     cause = {
@@ -344,7 +343,7 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "image_id": job.image_id if job else None,
         "error_code": job.error_code if job else None,
         "fail_reason": job.fail_reason if job else None,
-        "stopped_by_pipeline": run.stopped_by_pipeline,
+        "stopped_by_pipeline": stopped_by_run,
         "restore": restore,
         # Reconcile starts the server once nothing can be imaging it any more.
         "reconcile": restore.startswith(LEFT_STOPPED),
@@ -418,7 +417,8 @@ def _build_run(
         min_wait_seconds=min_wait,
         max_wait_seconds=max(request.max_wait_seconds or settings.max_wait_seconds, min_wait),
         action=action,
-        stopped_by_pipeline=action is RunAction.STOP and server.is_running,
+        # Set by the step that asks ECS to stop the server, not by the plan to.
+        stopped_by_pipeline=False,
         skip_reason=skip_reason,
     )
 
@@ -578,7 +578,7 @@ def _restore_server(
         if found is None and create_unknown:
             return f"{LEFT_STOPPED}: an image job may have started unseen"
     try:
-        started = _start_if_stopped(session, run.server_id)
+        started = _start_if_stopped(session, run)
     except ResourceNotFound:
         return "server not started: it no longer exists"
 
@@ -587,13 +587,39 @@ def _restore_server(
     )
 
 
-def _start_if_stopped(session: CloudSession, server_id: str) -> bool:
-    server = ecs.show_server(session, server_id)
-    if not server.is_stopped:
-        return False
-    ecs.start_server(session, server_id)
+def _stop(session: CloudSession, run: RunContext) -> str:
+    # Marked first: if the answer to the stop is lost, a repeat of the step finds
+    # the server stopping or stopped and must know that this run asked for it.
+    ecs.mark_stopped_by(session, run.server_id, run.run_id)
 
-    return True
+    return ecs.stop_server(session, run.server_id)
+
+
+def _marked_by(run: RunContext, server: Server) -> bool:
+    return ecs.stopped_by(server) == run.run_id
+
+
+def _stopped_by_run(session: CloudSession, run: RunContext) -> bool:
+    """Whether this run stopped the server, even if the step that did so failed
+    after asking (its state then does not say so, the server's mark does)."""
+    if run.stopped_by_pipeline:
+        return True
+    if run.action is RunAction.SKIP:
+        return False
+    try:
+        return _marked_by(run, ecs.show_server(session, run.server_id))
+    except ResourceNotFound:
+        return False
+
+
+def _start_if_stopped(session: CloudSession, run: RunContext) -> bool:
+    server = ecs.show_server(session, run.server_id)
+    started = server.is_stopped
+    if started:
+        ecs.start_server(session, run.server_id)
+    ecs.clear_stop_mark(session, server, run.run_id)
+
+    return started
 
 
 def _earlier_job_seconds(session: CloudSession, run: RunContext) -> list[int]:

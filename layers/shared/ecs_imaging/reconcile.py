@@ -362,7 +362,7 @@ def _judge(
 
     server = _show_server(session, run.server_id)
     # The IMS docs say not to start a server while an image of it is being made.
-    if run.stopped_by_pipeline and server is not None and server.is_stopped:
+    if server is not None and _stopped_by(run, server) and server.is_stopped:
         if history.lock_holder(run.server_id, now) not in (None, run.run_id):
             return _Verdict("pending", "another run holds the server", images, job, server)
         if _server_images_in_progress(session, run.server_id):
@@ -497,12 +497,20 @@ def _entry(detail_type: str, detail: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _start_if_stopped(session: CloudSession, run: UnfinishedRun, server: Server | None) -> bool:
-    if not run.stopped_by_pipeline or server is None or not server.is_stopped:
-        return False
-    ecs.start_server(session, run.server_id)
+def _stopped_by(run: UnfinishedRun, server: Server) -> bool:
+    # The mark covers a run that failed after asking for the stop, before it knew.
+    return run.stopped_by_pipeline or ecs.stopped_by(server) == run.run_id
 
-    return True
+
+def _start_if_stopped(session: CloudSession, run: UnfinishedRun, server: Server | None) -> bool:
+    if server is None or not _stopped_by(run, server):
+        return False
+    started = server.is_stopped
+    if started:
+        ecs.start_server(session, run.server_id)
+    ecs.clear_stop_mark(session, server, run.run_id)
+
+    return started
 
 
 def _server_images_in_progress(session: CloudSession, server_id: str) -> bool:

@@ -15,6 +15,8 @@ Counters (``Emulator.counters``), one per operation, bumped by every call:
 - ``ecs.stop``: POST /v1/{project_id}/cloudservers/action with os-stop
 - ``ecs.start``: POST /v1/{project_id}/cloudservers/action with os-start
 - ``ecs.show_job``: GET /v1/{project_id}/jobs/{job_id} on ECS
+- ``ecs.update_metadata``: POST /v1/{project_id}/cloudservers/{server_id}/metadata
+- ``ecs.delete_metadata``: DELETE /v1/{project_id}/cloudservers/{server_id}/metadata/{key}
 - ``ims.create_image``: POST /v2/cloudimages/action with instance_id
 - ``ims.create_data_images``: POST /v2/cloudimages/action with data_images
 - ``ims.create_whole_image``: POST /v1/cloudimages/wholeimages/action

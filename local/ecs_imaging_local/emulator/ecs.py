@@ -8,6 +8,9 @@ Emulator choices where the documentation is silent:
 - The ``tags`` and ``not-tags`` filters take one ``key=value`` or a bare key; the
   ``name`` filter is a case-sensitive substring match in which ``.`` is any one
   character. A negative ``offset`` is 400 Ecs.0005.
+- Metadata keys and values follow the documented rules (1-255 characters; keys of
+  letters, digits, ``-``, ``_``, ``:`` and ``.``); anything else is 400 Ecs.0005.
+  Deleting a key the server does not have is 404 Ecs.0114, as Nova answers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ TRANSITIONS = {"stop": ("powering-off", "SHUTOFF"), "start": ("powering-on", "AC
 AVAILABILITY_ZONE = "eu-de-01"
 FLAVOR_ID = "s3.medium.2"
 MAX_PAGE_SIZE = MAX_BATCH = 1000
+MAX_METADATA_LENGTH = 255
+METADATA_KEY = re.compile(r"[A-Za-z0-9_:.-]+")
 
 
 def show_server(call: Call) -> Reply:
@@ -69,6 +74,31 @@ def act_on_servers(call: Call) -> Reply:
     return Reply(200, {"job_id": job.id})
 
 
+def update_metadata(call: Call) -> Reply:
+    """POST cloudservers/{server_id}/metadata: add or change the given items."""
+    server = _find_server(call, call.params["server_id"])
+    items = call.body.get("metadata")
+    if not isinstance(items, dict):
+        raise _invalid("The body must hold a 'metadata' object.")
+    for key, value in items.items():
+        _check_metadata(key, value)
+    server.metadata.update(items)
+
+    return Reply(200, {"metadata": dict(server.metadata)})
+
+
+def delete_metadata(call: Call) -> Reply:
+    """DELETE cloudservers/{server_id}/metadata/{key}: remove one item."""
+    server = _find_server(call, call.params["server_id"])
+    key = call.params["key"]
+    if key not in server.metadata:
+        message = f"The server {server.id!r} has no metadata key {key!r}."
+        raise nested_error(404, "Ecs.0114", message)
+    del server.metadata[key]
+
+    return Reply(204, None)
+
+
 def show_job(call: Call) -> Reply:
     """GET jobs/{job_id}: a batch job with one sub-job per server."""
     job = call.state.server_jobs.get(call.params["job_id"])
@@ -104,6 +134,17 @@ def _find_server(call: Call, server_id: str) -> Server:
         raise _missing_server(server_id)
 
     return server
+
+
+def _check_metadata(key: Any, value: Any) -> None:
+    if not isinstance(key, str) or not METADATA_KEY.fullmatch(key):
+        raise _invalid(f"The metadata key {key!r} is not 1-255 letters, digits, -, _, : or .")
+    if len(key) > MAX_METADATA_LENGTH:
+        raise _invalid(
+            f"The metadata key {key[:20]!r}... is over {MAX_METADATA_LENGTH} characters."
+        )
+    if not isinstance(value, str) or len(value) > MAX_METADATA_LENGTH:
+        raise _invalid(f"The value of metadata key {key!r} is not a string of at most 255.")
 
 
 def _find_batch(call: Call, options: Any) -> list[Server]:
@@ -202,7 +243,7 @@ def _describe_server(call: Call, server: Server) -> dict[str, Any]:
         "locked": False,
         "updated": format_seconds(call.state.clock.at(server.updated_at)),
         "tags": list(server.tags),
-        "metadata": {},
+        "metadata": dict(server.metadata),
         "os-extended-volumes:volumes_attached": volumes,
         "flavor": {"id": FLAVOR_ID, "name": FLAVOR_ID},
         "tenant_id": server.project_id,
@@ -241,6 +282,13 @@ SERVICE = Service(
         route("GET", SERVERS + "/detail", "ecs.list_servers", list_servers),
         route("GET", SERVERS + "/{server_id}", "ecs.show_server", show_server),
         route("POST", SERVERS + "/action", _action_operation, act_on_servers),
+        route("POST", SERVERS + "/{server_id}/metadata", "ecs.update_metadata", update_metadata),
+        route(
+            "DELETE",
+            SERVERS + "/{server_id}/metadata/{key}",
+            "ecs.delete_metadata",
+            delete_metadata,
+        ),
         route("GET", "/v1/{project_id}/jobs/{job_id}", "ecs.show_job", show_job),
     ),
     operations=(
@@ -249,6 +297,8 @@ SERVICE = Service(
         "ecs.stop",
         "ecs.start",
         "ecs.show_job",
+        "ecs.update_metadata",
+        "ecs.delete_metadata",
     ),
     bad_body=_invalid,
 )

@@ -147,6 +147,7 @@ class Server:
     data_volumes: list[Volume] = field(default_factory=list)
     vault_id: str | None = None
     project_id: str = PROJECT_ID
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
