@@ -1,32 +1,29 @@
 """Webhook deliveries made locally: SMN notifications signed by a throwaway SMN, and
-EventGrid events, each carrying a CTS stopServer trace.
+EventGrid events, each carrying a CTS stopServer trace, and the handler they go to.
 
-The certificate lives on a host under the reserved `.invalid` domain, which no
-resolver answers: `delivered` serves it from memory, lets only 127.0.0.1 (the
-emulator) through, and fails any other request before it leaves the process.
+The reliability suite's certificate lives on a host under the reserved `.invalid`
+domain, which no resolver answers: `delivered` serves it from memory, lets only
+127.0.0.1 (the emulator) through, and fails any other request before it leaves
+the process. The demo uses the emulator's own SMN instead, whose certificate is
+fetched over HTTPS from 127.0.0.1 (`environment.webhook_environment`).
 """
 
 from __future__ import annotations
 
-import base64
 import importlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 import httpx
 import respx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from cryptography.x509.oid import NameOID
 from ecs_imaging import clock, webhook
 
 from . import template as sam
+from .emulator.smn import SmnSigner, new_signer
 from .moto_adapter import LambdaContext
 
 CERTIFICATE_HOST = "smn.reliability.invalid"
@@ -35,40 +32,10 @@ TOPIC_URN = "urn:smn:eu-de:0a1b2c3d4e5f60718293a4b5c6d7e8f9:reliability-stops"
 WEBHOOK_FUNCTION = "WebhookFunction"
 
 
-@dataclass(frozen=True)
-class SmnSigner:
-    """A key that signs SMN messages, and the PEM certificate that vouches for it."""
-
-    key: rsa.RSAPrivateKey
-    certificate: bytes
-
-    def sign(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The message with its base64 RSA-SHA256 signature over the signed fields."""
-        signature = self.key.sign(
-            webhook.canonical_string(message), padding.PKCS1v15(), hashes.SHA256()
-        )
-
-        return {**message, "signature": base64.b64encode(signature).decode("ascii")}
-
-
 @cache
 def smn_signer() -> SmnSigner:
-    """One signer per process: making an RSA key takes a while."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, CERTIFICATE_HOST)])
-    now = datetime.now().astimezone()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-
-    return SmnSigner(key, certificate.public_bytes(serialization.Encoding.PEM))
+    """The signer of the certificate under the `.invalid` host, one per process."""
+    return new_signer(CERTIFICATE_URL)
 
 
 def stop_trace(trace_id: str, server_id: str, user_name: str) -> dict[str, Any]:
@@ -91,17 +58,7 @@ def smn_notification(
     trace: dict[str, Any], message_id: str, sent: datetime, *, forged: bool = False
 ) -> dict[str, Any]:
     """A signed SMN Notification of the trace, first sent at `sent`."""
-    message = {
-        "type": "Notification",
-        "message_id": message_id,
-        "topic_urn": TOPIC_URN,
-        "subject": "CTS key event notification",
-        "message": json.dumps(trace),
-        "timestamp": clock.to_timestamp(sent),
-        "signature_version": "v1",
-        "signing_cert_url": CERTIFICATE_URL,
-    }
-    signed = smn_signer().sign(message)
+    signed = smn_signer().notification(TOPIC_URN, json.dumps(trace), message_id, sent)
     if forged:
         # Signed, then changed: what a tampered delivery looks like.
         signed["message"] = signed["message"].replace("stopServer", "stopServer ")
@@ -124,14 +81,17 @@ def eventgrid_event(trace: dict[str, Any], event_id: str) -> dict[str, Any]:
 
 
 def function_url_request(
-    body: dict[str, Any], path: str, query: dict[str, str] | None = None
+    body: dict[str, Any],
+    path: str,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The Lambda Function URL event (payload 2.0) of a JSON POST."""
     event: dict[str, Any] = {
         "version": "2.0",
         "rawPath": path,
         "rawQueryString": str(httpx.QueryParams(query or {})),
-        "headers": {"content-type": "application/json"},
+        "headers": {"content-type": "application/json", **(headers or {})},
         "requestContext": {"http": {"method": "POST", "path": path}},
         "body": json.dumps(body),
         "isBase64Encoded": False,
@@ -140,6 +100,20 @@ def function_url_request(
         event["queryStringParameters"] = query
 
     return event
+
+
+def smn_request(message: dict[str, Any]) -> dict[str, Any]:
+    """The Function URL event of SMN's POST of a message, with its X-SMN headers.
+
+    Lambda hands headers over in lower case, as SMN sends them (reference 1.7).
+    """
+    headers = {
+        "x-smn-message-type": str(message.get("type")),
+        "x-smn-message-id": str(message.get("message_id")),
+        "x-smn-topic-urn": str(message.get("topic_urn")),
+    }
+
+    return function_url_request(message, webhook.SMN_PATH, headers=headers)
 
 
 @contextmanager

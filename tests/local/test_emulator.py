@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -163,6 +164,19 @@ def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
     assert issued.status_code == 201
 
 
+def test_cli_prints_where_smn_serves_its_certificate_and_removes_the_ca_file() -> None:
+    with _run_cli("--time-scale", "0.02") as summary:
+        smn = summary["smn"]
+        verify = ssl.create_default_context(cafile=smn["ca_bundle"])
+        with httpx.Client(verify=verify, trust_env=False) as client:
+            response = client.get(smn["signing_cert_url"])
+
+    assert response.status_code == 200
+    assert smn["signing_cert_url"].startswith("https://127.0.0.1:")
+    assert smn["topic_urn"] == f"urn:smn:eu-de:{PROJECT_ID}:ecs-stop-events"
+    assert not Path(smn["ca_bundle"]).exists()
+
+
 def _cli_job_seconds(*options: str) -> float:
     """How long, in emulated seconds, an image of web-01 takes in a fresh CLI run."""
     with (
@@ -232,7 +246,7 @@ def test_every_operation_has_a_line_in_the_module_docstring(emulator: Emulator) 
     lines = (package.__doc__ or "").splitlines()
     documented = [line for line in lines if line.startswith("- ``")]
 
-    assert len(operations) == 23
+    assert len(operations) == 24
     assert [line.split("``")[1] for line in documented] == operations
 
 

@@ -3,7 +3,8 @@
 It keeps servers, images, jobs and tokens in memory, moves jobs along on an
 emulated clock, enforces the documented rules and injects faults on demand
 (:mod:`.faults`, also over HTTP: :mod:`.admin`). Calls authenticate with a token
-or an AK/SK signature.
+or an AK/SK signature. SMN signs ECS-stop notifications and serves its signing
+certificate over HTTPS (:mod:`.smn`).
 
 Counters (``Emulator.counters``), one per operation, bumped by every call:
 
@@ -30,6 +31,7 @@ Counters (``Emulator.counters``), one per operation, bumped by every call:
 - ``ims.batch_image_tags``: POST /v2/{project_id}/images/{image_id}/tags/action
 - ``ims.delete_image_tag``: DELETE /v2/{project_id}/images/{image_id}/tags/{key}
 - ``ims.list_image_tags``: GET /v2/{project_id}/images/{image_id}/tags
+- ``smn.signing_cert``: GET of SMN's signing certificate, over HTTPS (:mod:`.smn`)
 
 Answers are counted too, as ``http.<status>``, and ``http.dropped`` for a
 connection closed without an answer.

@@ -1,7 +1,8 @@
 """Run the emulator in the foreground: ``python -m ecs_imaging_local.emulator``.
 
 It prints one JSON line with the endpoints and the credentials (password and AK/SK
-included, so a client can log in), then serves until Ctrl-C or SIGTERM.
+included, so a client can log in) and where SMN's signing certificate and CA are,
+then serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         iam_port=args.iam_port,
         ecs_port=args.ecs_port,
         ims_port=args.ims_port,
+        smn_port=args.smn_port,
     )
 
     signal.signal(signal.SIGTERM, _interrupt)
@@ -39,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "endpoints": emulator.endpoints,
             "credentials": dataclasses.asdict(emulator.credentials),
             "region": emulator.region,
+            "smn": {
+                "topic_urn": emulator.smn.topic_urn,
+                "signing_cert_url": emulator.smn.certificate_url,
+                "ca_bundle": emulator.smn.ca_bundle,
+            },
             "time_scale": args.time_scale,
             "seed": args.seed,
         }
@@ -52,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m ecs_imaging_local.emulator",
-        description="Emulate the IAM, ECS and IMS APIs on 127.0.0.1.",
+        description="Emulate the IAM, ECS and IMS APIs and SMN on 127.0.0.1.",
     )
     scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
     parser.add_argument("--time-scale", type=float, default=1.0, help=scale_help)
@@ -64,7 +71,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed-file", help=file_help)
     samples_help = "start without the six sample servers"
     parser.add_argument("--no-sample-servers", action="store_true", help=samples_help)
-    for service in ("iam", "ecs", "ims"):
+    for service in ("iam", "ecs", "ims", "smn"):
         parser.add_argument(f"--{service}-port", type=int, default=0, help="0: any")
 
     return parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""The emulator: IAM, ECS and IMS listeners over one in-memory cloud."""
+"""The emulator: IAM, ECS and IMS listeners over one in-memory cloud, and SMN."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from . import admin, ecs, iam, ims
+from . import admin, ecs, iam, ims, smn
 from .clock import Clock
 from .faults import Faults
 from .ims import QUOTA_RANGE
@@ -51,7 +51,11 @@ TEMPORARY_KEY_SECONDS = 24 * 3600.0
 
 
 class Emulator:
-    """IAM, ECS and IMS on 127.0.0.1, sharing servers, images, jobs and tokens."""
+    """IAM, ECS and IMS on 127.0.0.1, sharing servers, images, jobs and tokens.
+
+    SMN signs notifications of ECS-stop traces (``emulator.smn``) and serves its
+    signing certificate over HTTPS, trusted through ``emulator.smn.ca_bundle``.
+    """
 
     def __init__(
         self,
@@ -63,6 +67,7 @@ class Emulator:
         iam_port: int = 0,
         ecs_port: int = 0,
         ims_port: int = 0,
+        smn_port: int = 0,
     ) -> None:
         self.clock = Clock(time_scale)
         self.credentials = Credentials(
@@ -75,22 +80,25 @@ class Emulator:
             secret_key=secrets.token_urlsafe(30),
         )
         operations = [name for service in SERVICES for name in service.operations]
+        operations.append(smn.OPERATION)
         self._state = State(self.clock, seed, self.credentials, operations)
         self._state.access_keys[self.credentials.access_key] = AccessKey(
             self.credentials.secret_key, PROJECT_ID
         )
         self.faults = Faults(self._state)
+        self.smn = smn.Smn(self._state, REGION, PROJECT_ID)
         for spec in SAMPLE_SERVERS if servers is None else servers:
             self._state.add_server(spec)
         if seed_file is not None:
             self._load_seed_file(Path(seed_file))
 
-        self._ports = {"iam": iam_port, "ecs": ecs_port, "ims": ims_port}
+        self._ports = {"iam": iam_port, "ecs": ecs_port, "ims": ims_port, "smn": smn_port}
         self._listeners: list[Listener] = []
+        self._certificate_host: smn.CertificateHost | None = None
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Emulator:
-        """Open the three listeners, each served from a daemon thread."""
+        """Open the three listeners and SMN's certificate host, each in a daemon thread."""
         if self._listeners:
             raise RuntimeError("The emulator is running already.")
 
@@ -98,34 +106,45 @@ class Emulator:
             for service in SERVICES:
                 port = self._ports[service.name]
                 self._listeners.append(Listener(port, service, self._state))
+            self._certificate_host = self.smn.open(self._ports["smn"])
         except OSError:
             self.stop()
             raise
 
-        for listener in self._listeners:
-            self._threads.append(_start_thread(listener.serve_forever, POLL_SECONDS))
-            with self._state.lock:
+        for server in self._servers:
+            self._threads.append(_start_thread(server.serve_forever, POLL_SECONDS))
+        with self._state.lock:
+            for listener in self._listeners:
                 self._state.endpoints[listener.service.name] = listener.endpoint
 
         return self
 
     def stop(self) -> None:
-        """Close the listeners; calling it twice is harmless."""
+        """Close the listeners and the certificate host; calling it twice is harmless."""
+        servers = self._servers
         if self._threads:
-            # Each listener needs up to POLL_SECONDS to notice; ask all three at once,
-            # then wake them so that they notice sooner.
-            stoppers = [_start_thread(lsn.shutdown) for lsn in self._listeners]
-            for listener in self._listeners:
-                listener.wake()
+            # Each server needs up to POLL_SECONDS to notice; ask all at once, then
+            # wake them so that they notice sooner.
+            stoppers = [_start_thread(server.shutdown) for server in servers]
+            for server in servers:
+                server.wake()
             for thread in stoppers + self._threads:
                 thread.join()
-        for listener in self._listeners:
-            listener.server_close()
+        for server in servers:
+            server.server_close()
+        self.smn.close()
 
         self._listeners.clear()
+        self._certificate_host = None
         self._threads.clear()
         with self._state.lock:
             self._state.endpoints = {}
+
+    @property
+    def _servers(self) -> list[Listener | smn.CertificateHost]:
+        host = self._certificate_host
+
+        return [*self._listeners, *([host] if host is not None else [])]
 
     def __enter__(self) -> Emulator:
         return self.start()
