@@ -2,8 +2,13 @@ import logging
 
 import httpx
 import pytest
-from ecs_imaging import http
-from ecs_imaging.errors import CloudRequestNotSent, CloudTransientError, InvalidRequest
+from ecs_imaging import config, http
+from ecs_imaging.errors import (
+    CloudRequestNotSent,
+    CloudTransientError,
+    ConfigurationError,
+    InvalidRequest,
+)
 
 URL = "https://ims.eu-de.otc.t-systems.com/v2/cloudimages"
 
@@ -98,3 +103,43 @@ def test_send_waits_as_long_as_retry_after_says(respx_mock, monkeypatch):
     http.send("GET", URL)
 
     assert waits == [0.5]
+
+
+def test_get_client_trusts_the_ca_bundle_for_tls(emulator, monkeypatch):
+    monkeypatch.setenv(config.CA_BUNDLE, emulator.smn.ca_bundle)
+
+    response = http.get_client().get(emulator.smn.certificate_url)
+
+    assert response.status_code == 200
+    assert emulator.counters["smn.signing_cert"] == 1
+
+
+def test_get_client_without_a_ca_bundle_refuses_an_unknown_ca(emulator):
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        http.get_client().get(emulator.smn.certificate_url)
+
+    assert emulator.counters["smn.signing_cert"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "cannot be read: No such file or directory"),
+        (b"", "holds no PEM certificate"),
+        (b"not a certificate\n", "holds no PEM certificate"),
+        (b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n", "PEM"),
+    ],
+)
+def test_get_client_names_the_variable_and_the_path_of_a_bad_ca_bundle(
+    tmp_path, monkeypatch, content, problem
+):
+    bundle = tmp_path / "bundle.pem"
+    if content is not None:
+        bundle.write_bytes(content)
+    monkeypatch.setenv(config.CA_BUNDLE, str(bundle))
+
+    with pytest.raises(ConfigurationError) as raised:
+        http.get_client()
+
+    assert str(raised.value).startswith(f"ECS_IMAGING_CA_BUNDLE names {str(bundle)!r}")
+    assert problem in str(raised.value)

@@ -30,6 +30,7 @@ DEADLINE_MINUTES = "ECS_IMAGING_DEADLINE_MINUTES"
 MIN_WAIT_SECONDS = "ECS_IMAGING_MIN_WAIT_SECONDS"
 MAX_WAIT_SECONDS = "ECS_IMAGING_MAX_WAIT_SECONDS"
 HTTP_TIMEOUT_SECONDS = "ECS_IMAGING_HTTP_TIMEOUT_SECONDS"
+CA_BUNDLE = "ECS_IMAGING_CA_BUNDLE"
 EVENT_BUS_NAME = "ECS_IMAGING_EVENT_BUS_NAME"
 PIPELINE_STATE_MACHINE_ARN = "ECS_IMAGING_PIPELINE_STATE_MACHINE_ARN"
 RUN_STATE_TABLE = "ECS_IMAGING_RUN_STATE_TABLE"
@@ -87,6 +88,8 @@ class Settings:
     max_wait_seconds: int = 120
     http_timeout_seconds: float = 10.0
     event_bus_name: str = "default"
+    # A PEM file of CAs trusted besides the system's; http.get_client loads it.
+    ca_bundle: str | None = None
 
 
 @functools.cache
@@ -141,6 +144,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_wait_seconds=max_wait,
         http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 10, 1, 60)),
         event_bus_name=environ.get(EVENT_BUS_NAME) or "default",
+        ca_bundle=environ.get(CA_BUNDLE, "").strip() or None,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from .errors import (
     CloudRequestNotSent,
     CloudThrottled,
     CloudTransientError,
+    ConfigurationError,
     UnexpectedResponse,
     error_from_response,
 )
@@ -37,14 +39,35 @@ def get_client() -> httpx.Client:
     global _client
     with _client_lock:
         if _client is None:
-            timeout = config.get_settings().http_timeout_seconds
+            settings = config.get_settings()
             _client = httpx.Client(
-                timeout=httpx.Timeout(timeout, connect=5.0),
+                timeout=httpx.Timeout(settings.http_timeout_seconds, connect=5.0),
+                verify=_trusted_authorities(settings.ca_bundle),
                 follow_redirects=False,
                 headers={"User-Agent": "ecs-imaging"},
             )
 
     return _client
+
+
+def _trusted_authorities(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    # True is httpx's own default trust; a bundle adds to it and never replaces
+    # verification, so no setting turns certificate checks off.
+    if ca_bundle is None:
+        return True
+    context = httpx.create_ssl_context()
+    try:
+        context.load_verify_locations(cafile=ca_bundle)
+    except ssl.SSLError:
+        raise ConfigurationError(
+            f"{config.CA_BUNDLE} names {ca_bundle!r}, which holds no PEM certificate."
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{config.CA_BUNDLE} names {ca_bundle!r}, which cannot be read: {exc.strerror}."
+        ) from None
+
+    return context
 
 
 def close_client() -> None:
