@@ -12,17 +12,18 @@ import warnings
 from pathlib import Path
 from typing import Any, TextIO
 
-from ecs_imaging import events
+import boto3
 from ecs_imaging.auth import token_cache
 from ecs_imaging.errors import EcsImagingError
 
+from . import deliveries
+from . import template as sam
 from .clouds import cloud_variables
 from .emulator import Emulator
 from .engine import ExecutionResult, LocalEngine
-from .environment import configured, emulator_environment
-from .template import PROJECT_ROOT
+from .environment import configured, emulator_environment, webhook_environment
 
-SAMPLE_EVENT = PROJECT_ROOT / "events" / "smn_cts_stop_notification.json"
+SAMPLE_EVENT = sam.PROJECT_ROOT / "events" / "smn_cts_stop_notification.json"
 RUNNING_SAMPLE_SERVER = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
 DEMO_TIME_SCALE = 0.02
 
@@ -41,24 +42,30 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    """The main job: an ECS-stop notification in, private images out, on the emulator."""
-    body = _read_json(args.event, "--event")
-    trace = events.trace_from_notification(body)
-    inputs = events.pipeline_inputs_for_trace(trace)
-    if not inputs:
-        print(
-            f"notification ignored: trace {trace.trace_id} is {trace.trace_name!r} rated "
-            f"{trace.trace_rating!r}, not a successful stopServer of an ECS server",
-            file=sys.stderr,
-        )
-    inputs.append({"server_id": RUNNING_SAMPLE_SERVER, "trigger": {"kind": "direct"}})
+    """The main job: an ECS-stop notification in, private images out, on the emulator.
+
+    The emulator plays SMN: it signs the notification's CTS trace on its own topic,
+    and the webhook handler checks the signature with the certificate it fetches
+    from the emulator over HTTPS, then starts the runs.
+    """
+    notification = _read_notification(args.event)
+    direct_input = {"server_id": RUNNING_SAMPLE_SERVER, "trigger": {"kind": "direct"}}
 
     with (
         Emulator(time_scale=args.time_scale, seed=args.seed) as emulator,
-        configured(emulator_environment(emulator), emulator),
+        configured({**emulator_environment(emulator), **webhook_environment(emulator)}, emulator),
         LocalEngine(time_scale=args.time_scale) as engine,
     ):
-        results = [_run_one(engine, run_input, emulator) for run_input in inputs]
+        tokens_before, started = token_cache.fetches, time.monotonic()
+        answer = _deliver(emulator, notification)
+        if not answer.get("executions"):
+            print("demo: the webhook started no run", file=sys.stderr)
+            return 1
+        results = [
+            _follow(engine, _execution_arn(engine, name), tokens_before, started)
+            for name in answer["executions"]
+        ]
+        results.append(_run_one(engine, direct_input))
 
     return 0 if all(result["status"] == "SUCCEEDED" for result in results) else 1
 
@@ -74,14 +81,14 @@ def run(args: argparse.Namespace) -> int:
     if args.cloud:
         variables = cloud_variables(os.environ)
         with configured(variables), LocalEngine(time_scale=1.0) as engine:
-            result = _run_one(engine, run_input, None)
+            result = _run_one(engine, run_input)
     else:
         with (
             Emulator(time_scale=args.time_scale, seed=args.seed) as emulator,
             configured(emulator_environment(emulator), emulator),
             LocalEngine(time_scale=args.time_scale) as engine,
         ):
-            result = _run_one(engine, run_input, emulator)
+            result = _run_one(engine, run_input)
 
     return 0 if result["status"] == "SUCCEEDED" else 1
 
@@ -95,22 +102,65 @@ def _read_json(path: str, option: str) -> Any:
         raise SystemExit(f"{option}: {path!r} is not JSON: {exc}") from None
 
 
-def _run_one(
-    engine: LocalEngine, run_input: dict[str, Any], emulator: Emulator | None
-) -> dict[str, Any]:
-    server_id = str(run_input.get("server_id")) if isinstance(run_input, dict) else "?"
-    printer = _ProgressPrinter(server_id, sys.stderr)
-    tokens_before = token_cache.fetches
+def _read_notification(path: str) -> dict[str, Any]:
+    notification = _read_json(path, "--event")
+    if not isinstance(notification, dict) or not isinstance(notification.get("message"), str):
+        raise SystemExit(f"--event: {path!r} is no SMN notification: it has no message text")
 
-    name = f"run-{server_id[:8]}-{uuid.uuid4().hex[:12]}"
-    started = time.monotonic()
-    result = engine.run(run_input, name, on_event=printer)
+    return notification
+
+
+def _deliver(emulator: Emulator, notification: dict[str, Any]) -> dict[str, Any]:
+    """Publish the notification's message on the emulator's SMN, hand it to the webhook."""
+    subject = notification.get("subject")
+    published = emulator.smn.publish(
+        notification["message"], subject if isinstance(subject, str) else None
+    )
+    answer = deliveries.deliver(deliveries.smn_request(published))
+
+    status, result, detail = answer["status"], answer["result"], answer["detail"]
+    print(f"[webhook] {status} {result}: {detail}", file=sys.stderr, flush=True)
+
+    return answer
+
+
+def _execution_arn(engine: LocalEngine, name: str) -> str:
+    pipeline = engine.state_machine_arn()
+
+    return f"{pipeline.replace(':stateMachine:', ':execution:')}:{name}"
+
+
+def _run_one(engine: LocalEngine, run_input: dict[str, Any]) -> dict[str, Any]:
+    tokens_before, started = token_cache.fetches, time.monotonic()
+    server_id = str(run_input.get("server_id")) if isinstance(run_input, dict) else "?"
+    arn = engine.start(run_input, f"run-{server_id[:8]}-{uuid.uuid4().hex[:12]}")
+
+    return _follow(engine, arn, tokens_before, started, server_id)
+
+
+def _follow(
+    engine: LocalEngine,
+    execution_arn: str,
+    tokens_before: int,
+    started: float,
+    server_id: str | None = None,
+) -> dict[str, Any]:
+    """Print a run's states as it goes, and its summary line once it ends."""
+    server_id = server_id or _server_of(execution_arn)
+    result = engine.wait(execution_arn, on_event=_ProgressPrinter(server_id, sys.stderr))
 
     summary = _summary(result, server_id, token_cache.fetches - tokens_before)
     summary["elapsed_s"] = round(time.monotonic() - started, 2)
     print(json.dumps(summary), flush=True)
 
     return summary
+
+
+def _server_of(execution_arn: str) -> str:
+    stepfunctions = boto3.client("stepfunctions", region_name=sam.REGION)
+    described = stepfunctions.describe_execution(executionArn=execution_arn)
+
+    return str(json.loads(described["input"]).get("server_id"))
 
 
 def _summary(result: ExecutionResult, server_id: str, token_requests: int) -> dict[str, Any]:

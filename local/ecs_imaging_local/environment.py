@@ -6,9 +6,12 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from ecs_imaging import clock, config, credentials, http
+from ecs_imaging import clock, config, credentials, http, webhook
 
 from .emulator import Emulator
+
+# The local engine creates each table of the template under its logical id.
+RUN_STATE_TABLE = "RunStateTable"
 
 # Handlers log at WARNING locally so that the engine's own lines stay readable.
 QUIET = {
@@ -37,6 +40,21 @@ def emulator_environment(emulator: Emulator) -> dict[str, str]:
     }
 
 
+def webhook_environment(emulator: Emulator) -> dict[str, str]:
+    """The variables that make the webhook take the emulator's SMN for the real one.
+
+    It accepts the emulator's topic, fetches the signing certificate from its
+    127.0.0.1 port (the webhook compares host and port), and trusts the CA that
+    issued the port's TLS certificate besides the system's.
+    """
+    return {
+        webhook.TOPIC_URNS: emulator.smn.topic_urn,
+        webhook.CERTIFICATE_HOSTS: emulator.smn.certificate_host,
+        config.RUN_STATE_TABLE: RUN_STATE_TABLE,
+        config.CA_BUNDLE: emulator.smn.ca_bundle,
+    }
+
+
 @contextmanager
 def configured(variables: Mapping[str, str], emulator: Emulator | None = None) -> Iterator[None]:
     """Set `variables` (plus the quiet defaults), follow the emulator's clock if any."""
@@ -57,3 +75,5 @@ def _forget_settings() -> None:
     config.reset_settings()
     credentials.forget_credentials()
     http.close_client()
+    webhook.reset_webhook_settings()
+    webhook.forget_signing_keys()

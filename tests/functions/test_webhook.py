@@ -10,10 +10,15 @@ import httpx
 import pytest
 import respx
 from ecs_imaging import auth, config, http, webhook
+from ecs_imaging_local import deliveries
 from ecs_imaging_local import template as sam
 from ecs_imaging_local.emulator import Emulator
 from ecs_imaging_local.engine import LocalEngine
-from ecs_imaging_local.environment import configured, emulator_environment
+from ecs_imaging_local.environment import (
+    configured,
+    emulator_environment,
+    webhook_environment,
+)
 from ecs_imaging_local.moto_adapter import LambdaContext
 from moto import mock_aws
 from support import smn
@@ -268,26 +273,73 @@ def test_each_delivery_logs_one_line(aws, smn_host, signer, caplog):
     assert (line.trace_id, line.result) == (smn.trace()["trace_id"], "started")
 
 
-def test_notification_images_the_stopped_server_on_the_local_engine(signer):
+@pytest.fixture
+def emulated_smn(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    """An emulator whose SMN the webhook trusts: its topic, certificate host and CA."""
+    with Emulator(time_scale=1.0, seed=7) as emulator:
+        for name, value in webhook_environment(emulator).items():
+            monkeypatch.setenv(name, value)
+        _forget()
+        yield emulator
+
+
+def test_emulated_smn_notification_is_checked_over_https_and_starts_a_run(aws, emulated_smn):
+    published = emulated_smn.smn.publish(json.dumps(smn.trace()))
+
+    answer = _invoke(deliveries.smn_request(published))
+
+    [execution] = aws.executions()
+    assert (answer["status"], answer["result"]) == (200, "started")
+    assert execution["input"]["server_id"] == SERVER
+    assert emulated_smn.counters["smn.signing_cert"] == 1
+
+
+def test_tampered_emulated_smn_notification_starts_nothing(aws, emulated_smn):
+    published = emulated_smn.smn.publish(json.dumps(smn.trace()))
+    tampered = {**published, "message": json.dumps(smn.trace(resource_id=OTHER_SERVER))}
+
+    answer = _invoke(deliveries.smn_request(tampered))
+
+    assert (answer["status"], answer["result"]) == (403, "refused")
+    assert "signature does not match" in answer["detail"]
+    assert aws.executions() == []
+    assert aws.records() == []
+
+
+def test_without_the_ca_bundle_the_certificate_fetch_fails_and_nothing_starts(
+    aws, emulated_smn, monkeypatch
+):
+    monkeypatch.delenv(config.CA_BUNDLE)
+    _forget()
+    published = emulated_smn.smn.publish(json.dumps(smn.trace()))
+
+    answer = _invoke(deliveries.smn_request(published))
+
+    # A 5xx: SMN delivers again later, when the host may be trusted.
+    assert (answer["status"], answer["result"]) == (503, "unavailable")
+    assert "'127.0.0.1': ConnectError" in answer["detail"]
+    assert emulated_smn.counters["smn.signing_cert"] == 0
+    assert aws.executions() == []
+    assert aws.records() == []
+
+
+def test_emulated_smn_notification_images_the_stopped_server_on_the_local_engine():
     # Slow enough that a busy machine does not push the run past its deadline.
     time_scale = 0.01
     with (
         Emulator(time_scale=time_scale, seed=7) as emulator,
-        configured(emulator_environment(emulator), emulator),
+        configured({**emulator_environment(emulator), **webhook_environment(emulator)}, emulator),
         LocalEngine(time_scale=time_scale) as engine,
-        respx.mock(assert_all_called=False) as router,
     ):
         auth.token_cache.clear()
-        router.route(host="127.0.0.1").pass_through()
-        router.get(CERT_URL).mock(return_value=httpx.Response(200, content=signer.pem))
-        arn = engine.state_machine_arn()
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.PIPELINE_STATE_MACHINE_ARN, arn)
-            answer = _deliver(signer.sign(smn.notification()))
+        published = emulator.smn.publish(json.dumps(smn.trace()))
+        answer = deliveries.deliver(deliveries.smn_request(published))
         [name] = answer["executions"]
-        result = engine.wait(f"{arn.replace(':stateMachine:', ':execution:')}:{name}")
+        arn = engine.state_machine_arn().replace(":stateMachine:", ":execution:")
+        result = engine.wait(f"{arn}:{name}")
 
         assert result.status == "SUCCEEDED"
         assert result.output["outcome"] == "IMAGED"
         [image] = emulator.images()
         assert f"ecs-imaging-server={SERVER}" in image.tags
+        assert emulator.counters["smn.signing_cert"] == 1

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_EVENT = ROOT / "events" / "smn_cts_stop_notification.json"
 
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -46,7 +47,34 @@ def test_demo_images_the_event_server_and_a_running_server():
     assert lines[0]["iam_token_requests"] == 1
     assert lines[1]["iam_token_requests"] == 0
     assert all(line["image_id"] and line["polls"] >= 1 for line in lines)
+    assert "[webhook] 200 started: Started 1 of 1 runs." in result.stderr
     assert "Wait for image job" in result.stderr
+
+
+def test_demo_says_why_the_webhook_started_no_run_and_fails(tmp_path):
+    notification = json.loads(SAMPLE_EVENT.read_text("utf-8"))
+    trace = json.loads(notification["message"])
+    notification["message"] = json.dumps({**trace, "trace_rating": "warning"})
+    event = tmp_path / "failed_stop.json"
+    event.write_text(json.dumps(notification), "utf-8")
+
+    result = _cli("demo", "--event", str(event), "--time-scale", "0.003")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "[webhook] 200 ignored: " in result.stderr
+    assert "'stopServer' rated 'warning'" in result.stderr
+    assert "the webhook started no run" in result.stderr
+
+
+def test_demo_refuses_an_event_file_that_is_no_notification(tmp_path):
+    event = tmp_path / "trace.json"
+    event.write_text(json.dumps({"trace_name": "stopServer"}), "utf-8")
+
+    result = _cli("demo", "--event", str(event))
+
+    assert result.returncode == 1
+    assert "is no SMN notification" in result.stderr
 
 
 def test_run_rejects_a_bad_server_id_with_the_field_named():

@@ -188,7 +188,7 @@ def test_run_on_the_cloud_takes_the_settings_from_clouds_yaml(tmp_path, monkeypa
     monkeypatch.setenv(config.OS_CLIENT_CONFIG_FILE, str(tmp_path / "clouds.yaml"))
     seen = {}
 
-    def fake_run(engine, run_input, emulator):
+    def fake_run(engine, run_input):
         # Stands in for the engine: no request leaves this process.
         seen["settings"] = config.get_settings()
         return {"status": "SUCCEEDED"}
