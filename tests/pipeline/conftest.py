@@ -8,7 +8,11 @@ import pytest
 from ecs_imaging import auth
 from ecs_imaging_local.emulator import Emulator
 from ecs_imaging_local.engine import LocalEngine
-from ecs_imaging_local.environment import configured, emulator_environment
+from ecs_imaging_local.environment import (
+    configured,
+    emulator_environment,
+    webhook_environment,
+)
 
 TIME_SCALE = 0.004
 REGION = "eu-central-1"
@@ -58,9 +62,10 @@ def _capture_run_events() -> str:
 
 @pytest.fixture
 def bench() -> Iterator[Bench]:
+    """Also the webhook's settings: it takes the emulator's SMN for the real one."""
     with (
         Emulator(time_scale=TIME_SCALE, seed=7) as emulator,
-        configured(emulator_environment(emulator), emulator),
+        configured({**emulator_environment(emulator), **webhook_environment(emulator)}, emulator),
         LocalEngine(time_scale=TIME_SCALE) as engine,
     ):
         auth.token_cache.clear()

@@ -1,13 +1,19 @@
 """Executions of the real state machine on the local engine against the emulator."""
 
 import json
+from collections.abc import Iterator
 
 import pytest
 from ecs_imaging import ecs
 from ecs_imaging.session import CloudSession
+from ecs_imaging_local import deliveries
+from ecs_imaging_local.engine import FLEET_STATE_MACHINE
+
+from functions.webhook import app as webhook_app
 
 STOPPED = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"  # web-01, 15 GB
 RUNNING = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"  # app-02, 10 GB
+SWEEP_TAG = "auto-image=nightly"
 
 
 def _started_servers(bench):
@@ -171,6 +177,44 @@ def test_two_runs_for_one_server_at_once_make_one_image_and_one_skip(bench):
     assert len(bench.emulator.images()) == 1
     assert bench.emulator.counters["ecs.stop"] == 1
     assert _started_servers(bench) == 1
+
+
+@pytest.fixture
+def webhook() -> Iterator[None]:
+    """The webhook handler, with its AWS clients made anew in this test's moto."""
+    webhook_app._build_start.cache_clear()
+    webhook_app._stepfunctions.cache_clear()
+    yield
+    webhook_app._build_start.cache_clear()
+    webhook_app._stepfunctions.cache_clear()
+
+
+def test_a_stop_event_and_a_sweep_for_one_server_at_once_make_one_image_and_one_skip(
+    bench, webhook
+):
+    # 40 GB: the image job of whichever run locks first outlasts the other's start.
+    server_id = bench.emulator.add_server(
+        name="both-01", status="SHUTOFF", system_disk_gb=40, tags=[SWEEP_TAG]
+    )
+    trace = deliveries.stop_trace("trace-both-01", server_id, "ops-user")
+    published = bench.emulator.smn.publish(json.dumps(trace))
+    sweep_input = {"tag": SWEEP_TAG, "slot": "2026-12-04T02:00:00Z", "max_concurrency": 5}
+
+    sweep = bench.engine.start(sweep_input, "sweep", FLEET_STATE_MACHINE)
+    answer = deliveries.deliver(deliveries.smn_request(published))
+    [name] = answer["executions"]
+    executions = bench.engine.state_machine_arn().replace(":stateMachine:", ":execution:")
+    event_run = bench.engine.wait(f"{executions}:{name}")
+    swept = bench.engine.wait(sweep)
+
+    [sweep_run] = swept.output["runs"]
+    assert (answer["status"], answer["result"]) == (200, "started")
+    assert (event_run.status, swept.status) == ("SUCCEEDED", "SUCCEEDED")
+    assert sorted([event_run.output["outcome"], sweep_run["outcome"]]) == ["IMAGED", "SKIPPED"]
+    images = [i for i in bench.emulator.images() if f"ecs-imaging-server={server_id}" in i.tags]
+    assert len(images) == 1
+    assert bench.emulator.counters["ims.create_image"] == 1
+    assert bench.emulator.counters["smn.signing_cert"] == 1
 
 
 def test_the_lock_is_released_at_every_end(bench):
