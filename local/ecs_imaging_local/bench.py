@@ -24,6 +24,8 @@ import math
 import os
 import platform
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -55,6 +57,25 @@ TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/ta
 TRACED_HANDLER = "functions.create_image.app"
 BUILD_TRACER = "from ecs_imaging.observability import tracer; tracer()"
 SDK_PREFIXES = (("boto3", "botocore."), ("aws_xray_sdk",))
+# What the create / check / finalize handlers import that is not ours: the floor
+# under their cold import, whatever our own code does.
+LIBRARIES = ", ".join(
+    (
+        "httpx",
+        "pydantic.main",
+        "pydantic.types",
+        "aws_lambda_powertools.logging.utils",
+        "aws_lambda_powertools.metrics",
+        "aws_lambda_powertools.tracing",
+        "aws_lambda_powertools.utilities.typing",
+    )
+)
+LIBRARIES_LABEL = "their libraries alone"
+COUNTED_HANDLERS = (
+    "functions.create_image.app",
+    "functions.check_image_job.app",
+    "functions.finalize_run.app",
+)
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled"}
 _PROBE = """import sys, time
@@ -149,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
             [TRACED_HANDLER], args.import_repeats, then=BUILD_TRACER, env=TRACING_ON
         ).values()
     }
+    imports[LIBRARIES_LABEL] = measure_imports([LIBRARIES], args.import_repeats)[LIBRARIES]
     _print_imports(imports, args.import_repeats)
+    if args.instructions:
+        _print_instructions(count_instructions([*COUNTED_HANDLERS, LIBRARIES]))
 
     return 0 if all(run.status == "SUCCEEDED" for run in runs) else 1
 
@@ -242,6 +266,39 @@ def measure_imports(
         )
 
     return found
+
+
+def count_instructions(modules: Iterable[str]) -> dict[str, int | None]:
+    """Instructions each import executes, under callgrind; None without valgrind.
+
+    Unlike times, the count hardly moves with the machine's load, so it shows
+    what a change to the imports saves."""
+    valgrind = shutil.which("valgrind")
+    root = sam.PROJECT_ROOT
+    variables = {"PYTHONPATH": os.pathsep.join([str(root / "layers" / "shared"), str(root)])}
+    counted: dict[str, int | None] = {}
+    for module in ["", *modules]:
+        if valgrind is None:
+            counted[module] = None
+            continue
+        code = f"import {module}" if module else "pass"
+        command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
+            [*command, sys.executable, "-c", code],
+            cwd=root,
+            env=variables,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        found = re.search(r"Collected : (\d+)", answer.stderr)
+        counted[module] = int(found.group(1)) if found else None
+    start = counted.pop("")
+
+    return {
+        module: None if count is None or start is None else count - start
+        for module, count in counted.items()
+    }
 
 
 def _run_all(
@@ -422,6 +479,18 @@ def _print_imports(imports: dict[str, Imported], repeats: int) -> None:
         print(f"  {name:44} {times} {sdks}")
 
 
+def _print_instructions(counted: dict[str, int | None]) -> None:
+    print("\ncold import, instructions executed (callgrind; interpreter start-up excluded)")
+    libraries = counted.get(LIBRARIES)
+    for module, count in counted.items():
+        name = LIBRARIES_LABEL if module == LIBRARIES else module
+        if count is None:
+            print(f"  {name:44} valgrind not found")
+            continue
+        ours = "" if libraries is None or module == LIBRARIES else f"  ours: {count - libraries:,}"
+        print(f"  {name:44} {count:>13,}{ours}")
+
+
 def _machine() -> str:
     facts = {
         "python": platform.python_version(),
@@ -446,6 +515,11 @@ def _parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=7, help="the fleet's and the emulator's seed")
     add("--time-scale", type=float, default=0.01, help="real s per emulated s")
     add("--import-repeats", type=int, default=5, help="fresh imports per handler")
+    add(
+        "--instructions",
+        action="store_true",
+        help="also count the instructions of each import under valgrind (a minute)",
+    )
 
     return parser
 

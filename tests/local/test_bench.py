@@ -1,3 +1,7 @@
+import shutil
+
+import pytest
+from ecs_imaging_local import bench
 from ecs_imaging_local.bench import FOUR_MINUTE_GB, Schedule, build_fleet
 
 
@@ -21,3 +25,16 @@ def test_fleet_is_the_same_for_the_same_seed():
     assert fleet == build_fleet(7, 16, 8)
     assert all(10 <= spec.system_disk_gb <= 100 for spec in fleet)
     assert [spec.system_disk_gb for spec in fleet[16:]] == [FOUR_MINUTE_GB] * 8
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
+def test_instruction_counts_grow_with_what_an_import_pulls_in():
+    counted = bench.count_instructions(["json", "json, decimal"])
+
+    assert 0 < counted["json"] < counted["json, decimal"]
+
+
+def test_instruction_counts_are_none_without_valgrind(monkeypatch):
+    monkeypatch.setattr(bench.shutil, "which", lambda name: None)
+
+    assert bench.count_instructions(["json"]) == {"json": None}
