@@ -62,6 +62,17 @@ def test_a_repeated_stop_after_its_stop_settled_knows_the_stop_is_its_own(emulat
     assert emulator.counters["ecs.stop"] == 1
 
 
+def test_a_repeated_stop_while_the_server_powers_off_knows_the_stop_is_its_own(emulator):
+    run = _prepared()
+    pipeline.stop_server(run)
+
+    repeated = pipeline.stop_server(run)
+
+    assert repeated["server"]["task_state"] == "powering-off"
+    assert repeated["run"]["stopped_by_pipeline"] is True
+    assert emulator.counters["ecs.stop"] == 1
+
+
 def test_a_repeated_server_check_knows_the_stop_it_asked_for(emulator):
     run = _prepared()
     # Someone else's start had the server busy; it has settled running since.
