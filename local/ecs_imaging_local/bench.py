@@ -29,10 +29,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,9 @@ COUNTED_HANDLERS = (
     "functions.check_image_job.app",
     "functions.finalize_run.app",
 )
+UNCOMPILED_HANDLER = "functions.finalize_run.app"
+UNCOMPILED_LABEL = "finalize_run, layer without bytecode"
+LAYER_SOURCE = sam.PROJECT_ROOT / "layers" / "shared"
 _TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 _SCHEDULED = {"LambdaFunctionScheduled", "TaskScheduled"}
 _PROBE = """import sys, time
@@ -163,17 +168,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nIAM token requests: {tokens} for {len(runs)} runs in one process")
     print(f"the runs took {time.monotonic() - started:.0f} s of real time", flush=True)
 
-    imports = measure_imports(_handler_modules(), args.import_repeats)
-    imports |= {
-        f"{TRACED_HANDLER}, Tracer built": found
-        for found in measure_imports(
-            [TRACED_HANDLER], args.import_repeats, then=BUILD_TRACER, env=TRACING_ON
-        ).values()
-    }
-    imports[LIBRARIES_LABEL] = measure_imports([LIBRARIES], args.import_repeats)[LIBRARIES]
-    _print_imports(imports, args.import_repeats)
-    if args.instructions:
-        _print_instructions(count_instructions([*COUNTED_HANDLERS, LIBRARIES]))
+    with tempfile.TemporaryDirectory(prefix="ecs-imaging-bench-") as scratch:
+        layer = built_layer(Path(scratch) / "built")
+        repeats = args.import_repeats
+        imports = measure_imports(_handler_modules(), repeats, layer)
+        traced = measure_imports(
+            [TRACED_HANDLER], repeats, layer, then=BUILD_TRACER, env=TRACING_ON
+        )
+        imports[f"{TRACED_HANDLER}, Tracer built"] = traced[TRACED_HANDLER]
+        imports[LIBRARIES_LABEL] = measure_imports([LIBRARIES], repeats, layer)[LIBRARIES]
+        _print_imports(imports, repeats)
+        if args.instructions:
+            counted = count_instructions([*COUNTED_HANDLERS, LIBRARIES], layer)
+            bare = uncompiled_layer(Path(scratch) / "uncompiled")
+            uncompiled = count_instructions([UNCOMPILED_HANDLER], bare, layer_only=True)
+            counted[UNCOMPILED_LABEL] = uncompiled[UNCOMPILED_HANDLER]
+            _print_instructions(counted)
 
     return 0 if all(run.status == "SUCCEEDED" for run in runs) else 1
 
@@ -242,17 +252,60 @@ def replay(schedule: Schedule, runs: Sequence[ImageRun]) -> Figures:
     )
 
 
+def built_layer(directory: Path) -> Path:
+    """The layer's own code as `sam build` ships it (compiled), without its
+    dependencies, which the running interpreter already has compiled."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    subprocess.run(  # noqa: S603 - make on our own Makefile
+        [
+            _require("make"),
+            "--no-print-directory",
+            "--silent",
+            "build-SharedLayer",
+            f"ARTIFACTS_DIR={directory}",
+            f"RUNTIME_PYTHON={version}",
+            f"PYTHON={sys.executable}",
+            "PIP_INSTALL=:",
+        ],
+        cwd=LAYER_SOURCE,
+        check=True,
+    )
+
+    return directory / "python"
+
+
+def uncompiled_layer(directory: Path) -> Path:
+    """The whole layer, dependencies included, with no bytecode: what a cold start
+    met when the build shipped sources only."""
+    layer = directory / "python"
+    names = [line.split("==")[0] for line in _requirement_lines()]
+    for name in names:
+        for file in metadata.distribution(name).files or ():
+            if file.suffix == ".pyc" or ".." in file.parts:
+                continue
+            target = layer / file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file.locate(), target)
+    shutil.copytree(
+        LAYER_SOURCE / "ecs_imaging",
+        layer / "ecs_imaging",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+
+    return layer
+
+
 def measure_imports(
     modules: Iterable[str],
     repeats: int,
+    layer: Path,
     *,
     then: str = "",
     env: dict[str, str] | None = None,
 ) -> dict[str, Imported]:
     """Each module imported in fresh interpreters (then `then` run): the medians."""
     root = sam.PROJECT_ROOT
-    path = os.pathsep.join([str(root / "layers" / "shared"), str(root)])
-    variables = {"PYTHONPATH": path, **(env or {})}
+    variables = {**_layer_environment(layer), **(env or {})}
 
     found = {}
     for module in modules:
@@ -268,14 +321,18 @@ def measure_imports(
     return found
 
 
-def count_instructions(modules: Iterable[str]) -> dict[str, int | None]:
+def count_instructions(
+    modules: Iterable[str], layer: Path, *, layer_only: bool = False
+) -> dict[str, int | None]:
     """Instructions each import executes, under callgrind; None without valgrind.
 
     Unlike times, the count hardly moves with the machine's load, so it shows
-    what a change to the imports saves."""
+    what a change to the imports saves. With `layer_only`, the interpreter's own
+    site-packages are left out: everything but the standard library comes from
+    the layer."""
     valgrind = shutil.which("valgrind")
     root = sam.PROJECT_ROOT
-    variables = {"PYTHONPATH": os.pathsep.join([str(root / "layers" / "shared"), str(root)])}
+    variables = _layer_environment(layer)
     counted: dict[str, int | None] = {}
     for module in ["", *modules]:
         if valgrind is None:
@@ -283,8 +340,9 @@ def count_instructions(modules: Iterable[str]) -> dict[str, int | None]:
             continue
         code = f"import {module}" if module else "pass"
         command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+        isolation = ["-S"] if layer_only else []
         answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
-            [*command, sys.executable, "-c", code],
+            [*command, sys.executable, *isolation, "-c", code],
             cwd=root,
             env=variables,
             capture_output=True,
@@ -299,6 +357,27 @@ def count_instructions(modules: Iterable[str]) -> dict[str, int | None]:
         module: None if count is None or start is None else count - start
         for module, count in counted.items()
     }
+
+
+def _layer_environment(layer: Path) -> dict[str, str]:
+    # No bytecode written: a fresh container, whose task and layer are read-only.
+    path = os.pathsep.join([str(layer), str(sam.PROJECT_ROOT)])
+
+    return {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def _requirement_lines() -> list[str]:
+    lines = (LAYER_SOURCE / "requirements.txt").read_text("utf-8").splitlines()
+
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _require(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        raise SystemExit(f"bench: {tool} is needed to build the layer as sam build does")
+
+    return found
 
 
 def _run_all(
@@ -487,8 +566,9 @@ def _print_instructions(counted: dict[str, int | None]) -> None:
         if count is None:
             print(f"  {name:44} valgrind not found")
             continue
-        ours = "" if libraries is None or module == LIBRARIES else f"  ours: {count - libraries:,}"
-        print(f"  {name:44} {count:>13,}{ours}")
+        ours = module in COUNTED_HANDLERS and libraries is not None
+        share = f"  ours: {count - libraries:,}" if ours and libraries is not None else ""
+        print(f"  {name:44} {count:>13,}{share}")
 
 
 def _machine() -> str:

@@ -28,13 +28,29 @@ def test_fleet_is_the_same_for_the_same_seed():
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
-def test_instruction_counts_grow_with_what_an_import_pulls_in():
-    counted = bench.count_instructions(["json", "json, decimal"])
+def test_instruction_counts_grow_with_what_an_import_pulls_in(tmp_path):
+    counted = bench.count_instructions(["json", "json, decimal"], tmp_path)
 
     assert 0 < counted["json"] < counted["json, decimal"]
 
 
-def test_instruction_counts_are_none_without_valgrind(monkeypatch):
+def test_instruction_counts_are_none_without_valgrind(monkeypatch, tmp_path):
     monkeypatch.setattr(bench.shutil, "which", lambda name: None)
 
-    assert bench.count_instructions(["json"]) == {"json": None}
+    assert bench.count_instructions(["json"], tmp_path) == {"json": None}
+
+
+def test_the_benchmarked_layer_is_compiled_as_sam_build_ships_it(tmp_path):
+    layer = bench.built_layer(tmp_path)
+
+    assert (layer / "ecs_imaging" / "pipeline.py").is_file()
+    assert list((layer / "ecs_imaging" / "__pycache__").glob("pipeline.*.pyc"))
+
+
+def test_the_uncompiled_layer_holds_every_dependency_and_no_bytecode(tmp_path):
+    layer = bench.uncompiled_layer(tmp_path)
+
+    assert (layer / "httpx" / "__init__.py").is_file()
+    assert (layer / "pydantic_core").is_dir()
+    assert (layer / "ecs_imaging" / "pipeline.py").is_file()
+    assert not list(layer.rglob("*.pyc"))

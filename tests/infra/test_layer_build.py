@@ -1,0 +1,83 @@
+"""The shared layer's Makefile, as `sam build` runs it, with pip left out (no network)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ecs_imaging_local import template as sam
+
+LAYER_SOURCE = sam.PROJECT_ROOT / "layers" / "shared"
+RUNNING_PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+# importlib's flags word of a hash-based .pyc that never looks at its source.
+UNCHECKED_HASH = 0b01
+
+MAKE = shutil.which("make")
+
+pytestmark = pytest.mark.skipif(MAKE is None, reason="needs make")
+
+
+def _build(artifacts: Path, runtime_python: str = RUNNING_PYTHON) -> subprocess.CompletedProcess:
+    return subprocess.run(  # noqa: S603 - make on our own Makefile
+        [
+            str(MAKE),
+            "--no-print-directory",
+            "build-SharedLayer",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"RUNTIME_PYTHON={runtime_python}",
+            f"PYTHON={sys.executable}",
+            "PIP_INSTALL=:",
+        ],
+        cwd=LAYER_SOURCE,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_template_builds_the_layer_with_its_makefile():
+    layer = sam.load_template()["Resources"]["SharedLayer"]
+
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert (LAYER_SOURCE / "Makefile").is_file()
+
+
+def test_every_module_of_the_layer_ships_as_unchecked_hash_bytecode(tmp_path):
+    built = _build(tmp_path)
+
+    assert built.returncode == 0, built.stderr
+    package = tmp_path / "python" / "ecs_imaging"
+    sources = sorted(path.stem for path in package.glob("*.py"))
+    tag = sys.implementation.cache_tag
+    compiled = sorted(
+        path.name.removesuffix(f".{tag}.pyc") for path in package.glob("__pycache__/*")
+    )
+    assert sources and compiled == sources
+    for pyc in package.glob("__pycache__/*.pyc"):
+        assert int.from_bytes(pyc.read_bytes()[4:8], "little") == UNCHECKED_HASH, pyc.name
+
+
+def test_the_layer_imports_from_its_bytecode_without_reading_the_sources(tmp_path):
+    assert _build(tmp_path).returncode == 0
+    layer = tmp_path / "python"
+    (layer / "ecs_imaging" / "naming.py").write_text("raise SystemExit('source compiled')\n")
+
+    imported = subprocess.run(
+        [sys.executable, "-c", "import ecs_imaging.naming as n; print(n.RUN_TAG)"],
+        env={**os.environ, "PYTHONPATH": str(layer), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert (imported.returncode, imported.stdout.strip()) == (0, "ecs-imaging-run")
+
+
+def test_a_python_other_than_the_runtimes_is_refused_before_anything_is_built(tmp_path):
+    built = _build(tmp_path, runtime_python="3.12" if RUNNING_PYTHON != "3.12" else "3.13")
+
+    assert built.returncode == 2
+    assert "its bytecode would not load in the runtime" in built.stderr
+    assert not (tmp_path / "python").exists()
