@@ -32,6 +32,7 @@ def test_sample_notification_names_the_stopped_sample_server():
     assert events.pipeline_inputs_for_trace(trace) == [
         {
             "server_id": "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60",
+            "stop_policy": "require-stopped",
             "trigger": {"kind": "event", "id": "9d2e6c1a-7b3f-11ef-9c4d-0242ac120002"},
         }
     ]

@@ -141,6 +141,7 @@ def test_notification_starts_one_pipeline_execution(aws, smn_host, signer):
     assert answer["executions"] == [execution["name"]]
     assert execution["input"] == {
         "server_id": SERVER,
+        "stop_policy": "require-stopped",
         "trigger": {"kind": "event", "id": smn.trace()["trace_id"]},
     }
 

@@ -84,6 +84,7 @@ def test_notification_with_valid_signature_starts_one_run(signer, smn_hosts):
     [run] = reply.runs
     assert run.input == {
         "server_id": SERVER,
+        "stop_policy": "require-stopped",
         "trigger": {"kind": "event", "id": smn.trace()["trace_id"]},
     }
     assert run.name == webhook.execution_name(smn.trace()["trace_id"], SERVER)

@@ -77,14 +77,18 @@ def mark_stopped_by(session: CloudSession, server_id: str, run_id: str) -> None:
 
 
 def clear_stop_mark(session: CloudSession, server: Server, run_id: str) -> None:
-    """Remove the run's stop mark from the server, if it is there.
+    """Remove the run's stop mark from the server, if it is there."""
+    if stopped_by(server) == run_id:
+        remove_stop_mark(session, server.id)
+
+
+def remove_stop_mark(session: CloudSession, server_id: str) -> None:
+    """Remove the stop mark from the server, whoever set it.
 
     A mark left behind names a finished run and misleads no other run, so a failure
     here is logged, not raised: the run's result does not depend on it.
     """
-    if stopped_by(server) != run_id:
-        return
-    path = f"/v1/{session.project_id}/cloudservers/{server.id}/metadata/{STOP_MARK}"
+    path = f"/v1/{session.project_id}/cloudservers/{server_id}/metadata/{STOP_MARK}"
     try:
         session.request("ecs", "DELETE", path, idempotent=True)
     except ResourceNotFound:
@@ -92,7 +96,7 @@ def clear_stop_mark(session: CloudSession, server: Server, run_id: str) -> None:
     except CloudError as exc:
         logger.warning(
             "Stop mark left on the server",
-            extra={"server_id": server.id, "error": type(exc).__name__},
+            extra={"server_id": server_id, "error": type(exc).__name__},
         )
 
 

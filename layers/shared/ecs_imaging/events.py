@@ -164,8 +164,17 @@ def pipeline_inputs_for_trace(trace: CtsTrace) -> list[dict[str, Any]]:
 
 
 def pipeline_input(trace: CtsTrace, server_id: str) -> dict[str, Any]:
-    """The pipeline input of the run a trace starts for one of its servers."""
-    return {"server_id": server_id, "trigger": {"kind": "event", "id": trace.trace_id}}
+    """The pipeline input of the run a trace starts for one of its servers.
+
+    The trace says the server was stopped: a run finding it running again (its
+    owner started it, or the trace is a late delivery of a stop the pipeline made
+    itself) skips it rather than stopping it once more.
+    """
+    return {
+        "server_id": server_id,
+        "stop_policy": "require-stopped",
+        "trigger": {"kind": "event", "id": trace.trace_id},
+    }
 
 
 def is_server_id(value: str) -> bool:

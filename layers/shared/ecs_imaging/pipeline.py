@@ -56,6 +56,7 @@ _IMAGE_STATUS_AS_JOB = {
 # A job's begin time further than this from our own record is of another clock.
 JOB_BEGIN_TOLERANCE_SECONDS = 120
 LEFT_STOPPED = "server left stopped"
+POWERING_OFF = "powering-off"
 LOCK_GRACE = timedelta(minutes=10)
 # A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
 SOFT_STOP_GRACE_SECONDS = 300
@@ -267,7 +268,9 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
         # Data-disk jobs take no key/value tags, so they are added now.
         for image in images:
             ims.add_image_tags(session, image.id, run.tags)
-    restarted = run.stopped_by_pipeline and _start_if_stopped(session, run)
+    restarted = False
+    if run.stopped_by_pipeline:
+        restarted = _start_if_stopped(session, run, ecs.show_server(session, run.server_id))
 
     deleted = []
     if run.retention is not None:
@@ -578,9 +581,13 @@ def _restore_server(
         if found is None and create_unknown:
             return f"{LEFT_STOPPED}: an image job may have started unseen"
     try:
-        started = _start_if_stopped(session, run)
+        server = ecs.show_server(session, run.server_id)
     except ResourceNotFound:
         return "server not started: it no longer exists"
+    if server.task_state == POWERING_OFF:
+        # The mark stays: reconcile starts the server once it has settled.
+        return f"{LEFT_STOPPED}: its stop is still under way"
+    started = _start_if_stopped(session, run, server)
 
     return (
         "server started again" if started else "server not started: it was not stopped and settled"
@@ -591,8 +598,22 @@ def _stop(session: CloudSession, run: RunContext) -> str:
     # Marked first: if the answer to the stop is lost, a repeat of the step finds
     # the server stopping or stopped and must know that this run asked for it.
     ecs.mark_stopped_by(session, run.server_id, run.run_id)
+    try:
+        return ecs.stop_server(session, run.server_id)
+    except CloudError as exc:
+        if _refused(exc):
+            # ECS did not stop the server: the mark must not vouch for a stop
+            # that someone else makes before the step is repeated.
+            ecs.remove_stop_mark(session, run.server_id)
+        raise
 
-    return ecs.stop_server(session, run.server_id)
+
+def _refused(exc: CloudError) -> bool:
+    """Whether the cloud provably did not carry out the request."""
+    if isinstance(exc, CloudRequestNotSent):
+        return True
+
+    return not isinstance(exc, CloudTransientError | UnexpectedResponse)
 
 
 def _marked_by(run: RunContext, server: Server) -> bool:
@@ -612,8 +633,7 @@ def _stopped_by_run(session: CloudSession, run: RunContext) -> bool:
         return False
 
 
-def _start_if_stopped(session: CloudSession, run: RunContext) -> bool:
-    server = ecs.show_server(session, run.server_id)
+def _start_if_stopped(session: CloudSession, run: RunContext, server: Server) -> bool:
     started = server.is_stopped
     if started:
         ecs.start_server(session, run.server_id)

@@ -59,7 +59,8 @@ MAX_MESSAGE_AGE = timedelta(hours=48)
 IDEMPOTENCY_SECONDS = 72 * 3600
 IDEMPOTENCY_KEY_PREFIX = "webhook"
 # SMN waits 5 seconds for the answer; a fetch must end well within that.
-FETCH_TIMEOUT = httpx.Timeout(2.0)
+FETCH_SECONDS = 2.0
+FETCH_TIMEOUT = httpx.Timeout(FETCH_SECONDS)
 SIGNING_KEY_TTL_SECONDS = 24 * 3600
 MAX_SIGNING_KEYS = 16
 
@@ -405,6 +406,9 @@ def _read_json(delivery: _Delivery) -> dict[str, Any]:
         raise _invalid(f"The body is not JSON: {exc.msg} at {where}.") from None
     except RecursionError:
         raise _invalid("The body nests JSON too deeply.") from None
+    except ValueError:
+        # json's guard against numbers of thousands of digits.
+        raise _invalid("The body holds a number too long to read.") from None
     if not isinstance(document, dict):
         kind = _JSON_KINDS.get(type(document), "a JSON value")
         raise _invalid(f"The body is {kind}, not a JSON object.")
@@ -548,12 +552,16 @@ def _fetch(url: httpx.URL, what: str, limit: int | None) -> tuple[int, bytes | N
 
 
 def _read_limited(response: httpx.Response, limit: int) -> bytes | None:
+    # The timeout bounds each read; a host that trickles bytes meets this instead.
+    deadline = time.monotonic() + FETCH_SECONDS
     chunks = []
     size = 0
     for chunk in response.iter_bytes():
         size += len(chunk)
         if size > limit:
             return None
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"No whole answer within {FETCH_SECONDS} s.")
         chunks.append(chunk)
 
     return b"".join(chunks)
