@@ -9,6 +9,7 @@ import uuid
 
 import pytest
 from ecs_imaging import auth, clock, ecs, pipeline
+from ecs_imaging.errors import CloudThrottled, ServerBusy
 from ecs_imaging.models import RunContext, ServerCheck
 from ecs_imaging.session import CloudSession
 from ecs_imaging_local.emulator import Emulator, ServerSpec
@@ -155,3 +156,132 @@ def test_removing_a_mark_that_is_already_gone_is_not_an_error(emulator):
 
     assert emulator.counters["ecs.delete_metadata"] == 2
     assert _mark(emulator) is None
+
+
+# A stop ECS refused, or one still under way when the run fails.
+
+
+def _owner_stops() -> None:
+    ecs.stop_server(CloudSession(), RUNNING.id)
+
+
+def test_a_throttled_stop_then_the_owners_stop_is_not_taken_for_the_runs(emulator):
+    # 429 Common.1503 proves ECS accepted nothing; the Task's Retry repeats the step.
+    run = _prepared()
+    emulator.faults.throttle("ecs.stop", count=1)
+    with pytest.raises(CloudThrottled):
+        pipeline.stop_server(run)
+    _owner_stops()
+    emulator.clock.advance(SETTLED)
+
+    retried = pipeline.stop_server(run)
+
+    assert emulator.counters["ecs.stop"] == 2  # the run's refused stop, the owner's
+    assert retried["run"]["stopped_by_pipeline"] is False
+
+
+def test_a_throttled_stop_then_the_owners_stop_never_leads_to_a_start(emulator):
+    run = _prepared()
+    emulator.faults.throttle("ecs.stop", count=1)
+    with pytest.raises(CloudThrottled):
+        pipeline.stop_server(run)
+    _owner_stops()
+    emulator.clock.advance(SETTLED)
+    retried = pipeline.stop_server(run)
+
+    # Any later failure (or Finalize run) restores what the run "stopped".
+    record = pipeline.handle_failure({"run": retried["run"], "error": {"Error": "Boom"}})
+
+    assert emulator.counters.get("ecs.start", 0) == 0, record.cause
+    assert emulator.server(RUNNING.id).task_state is None
+    assert emulator.server(RUNNING.id).status == "SHUTOFF"
+
+
+def test_a_stop_refused_as_busy_after_the_mark_never_leads_to_a_start(emulator, monkeypatch):
+    # The owner's stop lands between the run's look at the server and its stop:
+    # ECS answers Ecs.0100 (ServerBusy), which Stop server's Catch sends to
+    # Handle failure with $.run unchanged.
+    marking = ecs.mark_stopped_by
+
+    def mark_then_owner_stops(session, server_id, run_id):
+        marking(session, server_id, run_id)
+        _owner_stops()
+
+    run = _prepared()
+    monkeypatch.setattr(ecs, "mark_stopped_by", mark_then_owner_stops)
+    with pytest.raises(ServerBusy):
+        pipeline.stop_server(run)
+    monkeypatch.undo()
+    emulator.clock.advance(SETTLED)
+
+    record = pipeline.handle_failure(
+        {"run": run.model_dump(mode="json"), "error": {"Error": "ServerBusy"}}
+    )
+
+    assert '"stopped_by_pipeline":false' in record.cause
+    assert emulator.counters.get("ecs.start", 0) == 0
+    assert emulator.server(RUNNING.id).status == "SHUTOFF"
+
+
+def test_handle_failure_while_the_runs_stop_powers_off_leaves_it_for_reconcile(emulator):
+    # The stop was accepted but its answer lost, and every retry failed too (an
+    # ECS 5xx burst): Handle failure runs while the run's own stop powers off.
+    run = _prepared()
+    pipeline.stop_server(run)
+    assert emulator.server(RUNNING.id).task_state == "powering-off"
+
+    record = pipeline.handle_failure(
+        {"run": run.model_dump(mode="json"), "error": {"Error": "CloudTransientError"}}
+    )
+    emulator.clock.advance(SETTLED)
+
+    stopped_and_forgotten = (
+        emulator.server(RUNNING.id).status == "SHUTOFF" and '"reconcile":false' in record.cause
+    )
+    assert not stopped_and_forgotten, record.cause
+
+
+def test_a_stop_timed_out_run_leaves_no_server_stopped_unannounced(emulator):
+    # Server stop timed out: the deadline passed while the soft stop hung and the
+    # hard stop Check server asked for was still under way.
+    run = _prepared()
+    state = pipeline.stop_server(run)
+    server_check = state["server"]
+
+    record = pipeline.handle_failure(
+        {
+            "run": state["run"],
+            "server": server_check,
+            "error": {"Error": "ServerStopTimedOut", "Cause": "{}"},
+        }
+    )
+    emulator.clock.advance(SETTLED)
+
+    assert emulator.server(RUNNING.id).status == "ACTIVE" or '"reconcile":true' in record.cause
+    assert _mark(emulator) == run.run_id or emulator.server(RUNNING.id).status == "ACTIVE"
+
+
+@pytest.mark.parametrize("odd", [123, None, ["x"], {"run": "x"}, "x" * 10000, ""])
+def test_an_odd_stop_mark_is_neither_trusted_nor_in_the_way(emulator, odd):
+    emulator.server(RUNNING.id).metadata[ecs.STOP_MARK] = odd
+    run = _prepared()
+
+    state = pipeline.stop_server(run)
+    emulator.clock.advance(SETTLED)
+    record = pipeline.handle_failure({"run": state["run"], "error": {"Error": "Boom"}})
+
+    assert '"restore":"server started again"' in record.cause
+    assert _mark(emulator) is None
+
+
+@pytest.mark.parametrize("odd", [123, ["x"], "x" * 10000])
+def test_an_odd_stop_mark_on_a_stopped_server_starts_nothing(emulator, odd):
+    ecs.stop_server(CloudSession(), RUNNING.id)
+    emulator.clock.advance(SETTLED)
+    emulator.server(RUNNING.id).metadata[ecs.STOP_MARK] = odd
+    run = _prepared()
+
+    record = pipeline.handle_failure({"run": run.model_dump(mode="json"), "error": {}})
+
+    assert '"stopped_by_pipeline":false' in record.cause
+    assert emulator.counters.get("ecs.start", 0) == 0
