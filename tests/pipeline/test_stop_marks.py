@@ -165,8 +165,9 @@ def _owner_stops() -> None:
     ecs.stop_server(CloudSession(), RUNNING.id)
 
 
-def test_a_throttled_stop_then_the_owners_stop_is_not_taken_for_the_runs(emulator):
-    # 429 Common.1503 proves ECS accepted nothing; the Task's Retry repeats the step.
+def _throttled_stop_then_the_owners(emulator) -> dict:
+    """The run's stop throttled (429 proves ECS accepted nothing), the owner's stop,
+    then the step again as the Task's Retry runs it."""
     run = _prepared()
     emulator.faults.throttle("ecs.stop", count=1)
     with pytest.raises(CloudThrottled):
@@ -174,20 +175,18 @@ def test_a_throttled_stop_then_the_owners_stop_is_not_taken_for_the_runs(emulato
     _owner_stops()
     emulator.clock.advance(SETTLED)
 
-    retried = pipeline.stop_server(run)
+    return pipeline.stop_server(run)
+
+
+def test_a_throttled_stop_then_the_owners_stop_is_not_taken_for_the_runs(emulator):
+    retried = _throttled_stop_then_the_owners(emulator)
 
     assert emulator.counters["ecs.stop"] == 2  # the run's refused stop, the owner's
     assert retried["run"]["stopped_by_pipeline"] is False
 
 
 def test_a_throttled_stop_then_the_owners_stop_never_leads_to_a_start(emulator):
-    run = _prepared()
-    emulator.faults.throttle("ecs.stop", count=1)
-    with pytest.raises(CloudThrottled):
-        pipeline.stop_server(run)
-    _owner_stops()
-    emulator.clock.advance(SETTLED)
-    retried = pipeline.stop_server(run)
+    retried = _throttled_stop_then_the_owners(emulator)
 
     # Any later failure (or Finalize run) restores what the run "stopped".
     record = pipeline.handle_failure({"run": retried["run"], "error": {"Error": "Boom"}})
