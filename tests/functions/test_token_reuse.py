@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 from ecs_imaging import auth
-from ecs_imaging_local.emulator import Emulator, ServerSpec
-from ecs_imaging_local.environment import configured, emulator_environment
+from ecs_imaging_local.emulator import ServerSpec
 from ecs_imaging_local.moto_adapter import LambdaContext
+from support.emulator import frozen_emulator
 
 from functions.check_image_job import app as check_image_job
 from functions.create_image import app as create_image
@@ -14,8 +14,6 @@ from functions.finalize_run import app as finalize_run
 from functions.prepare_server import app as prepare_server
 
 RUNS = 100
-# Real seconds per emulated second: the emulated clock moves only when told to.
-FROZEN = 1e6
 SERVER = ServerSpec("3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60", "web-01", "SHUTOFF", 1)
 # Each run deletes the one before: the images stay within the quota.
 RUN_INPUT = {"server_id": SERVER.id, "retention": {"keep_last": 1}}
@@ -23,11 +21,7 @@ RUN_INPUT = {"server_id": SERVER.id, "retention": {"keep_last": 1}}
 
 @pytest.fixture
 def emulator():
-    with (
-        Emulator(time_scale=FROZEN, seed=7, servers=[SERVER]) as emulator,
-        configured(emulator_environment(emulator), emulator),
-    ):
-        auth.token_cache.clear()
+    with frozen_emulator(SERVER) as emulator:
         yield emulator
 
 

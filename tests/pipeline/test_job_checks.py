@@ -4,23 +4,17 @@ import math
 import uuid
 
 import pytest
-from ecs_imaging import auth, pipeline
+from ecs_imaging import pipeline
 from ecs_imaging.models import JobStatus, RunContext
-from ecs_imaging_local.emulator import Emulator, ServerSpec
-from ecs_imaging_local.environment import configured, emulator_environment
+from ecs_imaging_local.emulator import ServerSpec
+from support.emulator import frozen_emulator
 
-# Real seconds per emulated second: the emulated clock moves only when told to.
-FROZEN = 1e6
 SERVER = ServerSpec("3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60", "web-01", "SHUTOFF", 15)
 
 
 @pytest.fixture
 def emulator():
-    with (
-        Emulator(time_scale=FROZEN, seed=7, servers=[SERVER]) as emulator,
-        configured(emulator_environment(emulator), emulator),
-    ):
-        auth.token_cache.clear()
+    with frozen_emulator(SERVER) as emulator:
         yield emulator
 
 

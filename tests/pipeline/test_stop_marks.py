@@ -8,25 +8,20 @@ import logging
 import uuid
 
 import pytest
-from ecs_imaging import auth, clock, ecs, pipeline
+from ecs_imaging import clock, ecs, pipeline
 from ecs_imaging.errors import CloudThrottled, ServerBusy
 from ecs_imaging.models import RunContext, ServerCheck
 from ecs_imaging.session import CloudSession
-from ecs_imaging_local.emulator import Emulator, ServerSpec
-from ecs_imaging_local.environment import configured, emulator_environment
+from ecs_imaging_local.emulator import ServerSpec
+from support.emulator import frozen_emulator
 
-FROZEN = 1e6
 RUNNING = ServerSpec("c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62", "app-02", "ACTIVE", 10)
 SETTLED = 60
 
 
 @pytest.fixture
 def emulator():
-    with (
-        Emulator(time_scale=FROZEN, seed=7, servers=[RUNNING]) as emulator,
-        configured(emulator_environment(emulator), emulator),
-    ):
-        auth.token_cache.clear()
+    with frozen_emulator(RUNNING) as emulator:
         yield emulator
 
 

@@ -7,7 +7,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
-from ecs_imaging_local.emulator import Emulator
+from ecs_imaging import auth
+from ecs_imaging_local.emulator import Emulator, ServerSpec
+from ecs_imaging_local.environment import configured, emulator_environment
+
+# Real seconds per emulated second: the emulated clock moves only when told to.
+FROZEN = 1e6
 
 # Loading the CA bundle for every client costs ~40 ms; the emulator speaks plain HTTP.
 TLS = ssl.create_default_context()
@@ -52,3 +57,15 @@ def connect(
     with client:
         client.headers["X-Auth-Token"] = password_token(client, emu)
         yield client
+
+
+@contextlib.contextmanager
+def frozen_emulator(*servers: ServerSpec) -> Iterator[Emulator]:
+    """An emulator of `servers` whose clock moves only when told to, configured for
+    the handlers, with no token cached from an earlier test."""
+    with (
+        Emulator(time_scale=FROZEN, seed=7, servers=list(servers)) as emulator,
+        configured(emulator_environment(emulator), emulator),
+    ):
+        auth.token_cache.clear()
+        yield emulator
