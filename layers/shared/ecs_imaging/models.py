@@ -453,6 +453,11 @@ class Server(_ApiModel):
         return self.status == "SHUTOFF" and not self.task_state
 
     @property
+    def is_powering_off(self) -> bool:
+        """A stop under way: still ACTIVE, not yet SHUTOFF."""
+        return self.task_state == "powering-off"
+
+    @property
     def is_running(self) -> bool:
         """Running and settled: ACTIVE with no task in progress."""
         return self.status == "ACTIVE" and not self.task_state

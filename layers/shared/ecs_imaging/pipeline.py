@@ -56,7 +56,6 @@ _IMAGE_STATUS_AS_JOB = {
 # A job's begin time further than this from our own record is of another clock.
 JOB_BEGIN_TOLERANCE_SECONDS = 120
 LEFT_STOPPED = "server left stopped"
-POWERING_OFF = "powering-off"
 LOCK_GRACE = timedelta(minutes=10)
 # A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
 SOFT_STOP_GRACE_SECONDS = 300
@@ -584,7 +583,7 @@ def _restore_server(
         server = ecs.show_server(session, run.server_id)
     except ResourceNotFound:
         return "server not started: it no longer exists"
-    if server.task_state == POWERING_OFF:
+    if server.is_powering_off:
         # The mark stays: reconcile starts the server once it has settled.
         return f"{LEFT_STOPPED}: its stop is still under way"
     started = _start_if_stopped(session, run, server)

@@ -361,7 +361,7 @@ def _judge(
         return _Verdict(state, reason, images, job, None)
 
     server = _show_server(session, run.server_id)
-    if server is not None and _stopped_by(run, server) and server.task_state == "powering-off":
+    if server is not None and _stopped_by(run, server) and server.is_powering_off:
         return _Verdict("pending", "the run's stop is still under way", images, job, server)
     # The IMS docs say not to start a server while an image of it is being made.
     if server is not None and _stopped_by(run, server) and server.is_stopped:
