@@ -27,7 +27,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = retention.sweep(CloudSession(), (key, value), policy, clock.now())
 
     deleted = [
-        {"server_id": server_id, **deletion.__dict__}
+        {"server_id": server_id, **deletion._asdict()}
         for server_id, deletions in report.items()
         for deletion in deletions
         if deletion.deleted

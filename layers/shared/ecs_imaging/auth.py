@@ -12,10 +12,10 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from . import clock, config, http, signer
 from .credentials import (
@@ -35,8 +35,7 @@ CredentialsT = TypeVar("CredentialsT", PasswordCredentials, AccessKeyCredentials
 ResultT = TypeVar("ResultT")
 
 
-@dataclass(frozen=True)
-class TokenKey:
+class TokenKey(NamedTuple):
     """What makes one token different from another; no project: the user's domain."""
 
     iam_endpoint: str
@@ -46,8 +45,7 @@ class TokenKey:
     agency: Agency | None = None
 
 
-@dataclass(frozen=True)
-class ProjectKey:
+class ProjectKey(NamedTuple):
     """What a project id look-up with an access key depends on."""
 
     iam_endpoint: str
@@ -79,7 +77,7 @@ class TokenCache:
         self.lookups = 0
         self._tokens: dict[TokenKey, Token] = {}
         self._project_ids: dict[ProjectKey, str] = {}
-        self._locks: dict[Hashable, threading.Lock] = {}
+        self._locks: dict[tuple[type, TokenKey | ProjectKey], threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, key: TokenKey, fetch: Callable[[], Token]) -> Token:
@@ -120,9 +118,10 @@ class TokenCache:
             self._tokens.clear()
             self._project_ids.clear()
 
-    def _lock_for(self, key: Hashable) -> threading.Lock:
+    def _lock_for(self, key: TokenKey | ProjectKey) -> threading.Lock:
+        # With the class: named tuples of two classes are equal when their fields are.
         with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
+            return self._locks.setdefault((type(key), key), threading.Lock())
 
 
 token_cache = TokenCache()

@@ -16,8 +16,7 @@ import json
 import logging
 import re
 import threading
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -46,8 +45,7 @@ _AGENCY_VARIABLES = (
 _DOMAIN_ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
-@dataclass(frozen=True)
-class Agency:
+class Agency(NamedTuple):
     """An agency of a delegating account, which is named by its domain name or id."""
 
     name: str

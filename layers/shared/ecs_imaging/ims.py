@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import InvalidInput, ResourceNotFound
 from .http import job_id_of, json_object
@@ -30,8 +29,7 @@ PAGE_SIZE = 500
 ExportFormat = Literal["qcow2", "vhd", "zvhd", "vmdk"]
 
 
-@dataclass(frozen=True)
-class DataDiskImage:
+class DataDiskImage(NamedTuple):
     """One data-disk image to make: the attached volume and what to call the image."""
 
     volume_id: str

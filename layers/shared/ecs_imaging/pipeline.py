@@ -276,7 +276,7 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
         deletions = retention.apply(
             session, run.retention, run.server_id, clock.now(), frozenset(image_ids)
         )
-        deleted = [deletion.__dict__ for deletion in deletions]
+        deleted = [deletion._asdict() for deletion in deletions]
     export = _start_export(session, run, images[0].id) if run.export else None
 
     outcome = RunOutcome(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .clock import parse_timestamp
 from .models import Image, ImageKind
@@ -32,16 +32,14 @@ HISTORY_SIZE = 5
 _DATA_IMAGE_ENV = "DataImage"
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """When the job may end, in seconds after it began."""
 
     earliest: float
     latest: float
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     """The share of the job IMS reported done, so many seconds after it began."""
 
     elapsed: float

@@ -486,7 +486,7 @@ def _build_events(
 
     return [
         _entry("Image Created", created),
-        *(_entry("Image Deleted", {**common, **d.__dict__, "late": True}) for d in removed),
+        *(_entry("Image Deleted", {**common, **d._asdict(), "late": True}) for d in removed),
     ]
 
 

@@ -7,8 +7,8 @@ tags present); an image carrying the policy's keep key is never deleted.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from . import ecs, ims, naming
 from .clock import parse_timestamp
@@ -19,8 +19,7 @@ from .session import CloudSession
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Deletion:
+class Deletion(NamedTuple):
     """An image retention deleted, or meant to."""
 
     image_id: str

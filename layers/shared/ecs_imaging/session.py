@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import httpx
 
@@ -16,8 +15,7 @@ from .errors import CloudAuthError
 Service = Literal["ecs", "ims"]
 
 
-@dataclass(frozen=True)
-class _Call:
+class _Call(NamedTuple):
     """A request as the caller gave it, before it is authenticated."""
 
     method: str
