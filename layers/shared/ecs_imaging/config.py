@@ -12,8 +12,8 @@ import functools
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
@@ -71,8 +71,7 @@ class Cloud(StrEnum):
         return f"https://{service}.{region}.{domain}"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Where the cloud is and how the pipeline paces itself."""
 
     cloud: Cloud
