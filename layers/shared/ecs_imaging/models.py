@@ -1,7 +1,5 @@
 """pydantic models: the pipeline's input contract, its state, and the API bodies used."""
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
@@ -147,7 +145,7 @@ class RetentionPolicy(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_some_rule(self) -> RetentionPolicy:
+    def _check_some_rule(self) -> "RetentionPolicy":
         if self.keep_last is None and self.max_age_days is None:
             raise ValueError("needs keep_last, max_age_days or both")
 
@@ -245,7 +243,7 @@ class PipelineInput(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _check_combinations(self) -> PipelineInput:
+    def _check_combinations(self) -> "PipelineInput":
         low, high = self.min_wait_seconds, self.max_wait_seconds
         if low is not None and high is not None and low > high:
             raise ValueError(f"min_wait_seconds {low!r} is above max_wait_seconds {high!r}")
