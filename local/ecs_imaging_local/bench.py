@@ -25,6 +25,7 @@ import os
 import platform
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,12 @@ WAIT_LIMIT_SECONDS = 600
 TRACING_ON = {"POWERTOOLS_TRACE_DISABLED": "false", "LAMBDA_TASK_ROOT": "/var/task"}
 TRACED_HANDLER = "functions.create_image.app"
 BUILD_TRACER = "from ecs_imaging.observability import tracer; tracer()"
+# The models Check image job validates or dumps on every call of a job it made,
+# built when first used (defer_build): part of what its first invocation adds.
+MODELS_HANDLER = "functions.check_image_job.app"
+BUILD_MODELS = """from ecs_imaging.models import Job, JobCheck, RunContext
+for model in (RunContext, JobCheck, Job):
+    model.model_rebuild(force=True)"""
 SDK_PREFIXES = (("boto3", "botocore."), ("aws_xray_sdk",))
 # What the create / check / finalize handlers import that is not ours: the floor
 # under their cold import, whatever our own code does.
@@ -91,6 +98,22 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 counts = [sum(m.startswith(prefix) for m in sys.modules) for prefix in {prefixes!r}]
 print(wall, cpu, *counts)
 """
+_VERSION_PROBE = "import sys; print(*sys.version_info[:2], sep='.')"
+# Whether libpython is a shared library mapped into the process (a build with
+# --enable-shared) or linked into the executable, and the configure options that
+# optimise the interpreter itself: builds of one version differ by a third in a
+# cold import (docs/benchmarks.md).
+_BUILD_PROBE = """import json, platform, sysconfig
+try:
+    with open("/proc/self/maps") as maps:
+        shared = any("libpython" in line for line in maps)
+except OSError:
+    shared = bool(sysconfig.get_config_var("Py_ENABLE_SHARED"))
+configure = sysconfig.get_config_var("CONFIG_ARGS") or ""
+print(json.dumps({"version": platform.python_version(), "libpython_shared": shared,
+                  "configure": configure}))
+"""
+_BUILD_FLAGS = ("--enable-optimizations", "--with-lto")
 Checks = list[tuple[float, dict[str, Any]]]
 
 
@@ -152,14 +175,61 @@ class Imported:
     cpu_ms: float
     boto_modules: int
     xray_modules: int
+    # Over repeats, the least CPU an import took: the sample least disturbed by load.
+    cpu_min_ms: float = math.nan
+
+
+@dataclass(frozen=True)
+class ImportProbe:
+    """What to import in a fresh interpreter, what to run then, and with what settings."""
+
+    label: str
+    module: str
+    then: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """An interpreter as Lambda runs a handler: a venv of it with nothing
+    installed, and the layer built for its version."""
+
+    interpreter: str
+    description: str
+    python: Path
+    layer: Path
+    # Where the runtime's own boto3 is, behind the layer on the path.
+    sdk: Path | None = None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ecs_imaging_local.bench` (`./dev bench`)."""
     args = _parser().parse_args(argv)
-    fleet = build_fleet(args.seed, args.servers, args.four_minute_servers)
+    interpreters = [_interpreter(given) for given in args.python or [_base_interpreter()]]
     print(_machine(), flush=True)
+    runs = [] if args.imports_only else _run_and_print_scenarios(args)
 
+    with tempfile.TemporaryDirectory(prefix="ecs-imaging-bench-") as scratch:
+        runtimes = [
+            prepare_runtime(interpreter, Path(scratch) / f"runtime-{number}")
+            for number, interpreter in enumerate(interpreters, start=1)
+        ]
+        imports = measure_imports(runtimes, _import_probes(), args.import_repeats)
+        _print_imports(runtimes, imports, args.import_repeats)
+        if args.instructions:
+            bare = uncompiled_layer(Path(scratch) / "uncompiled")
+            for runtime in runtimes:
+                counted = count_instructions([*COUNTED_HANDLERS, LIBRARIES], runtime)
+                if runtime is runtimes[0]:
+                    uncompiled = count_instructions([UNCOMPILED_HANDLER], runtime, layer=bare)
+                    counted[UNCOMPILED_LABEL] = uncompiled[UNCOMPILED_HANDLER]
+                _print_instructions(runtime, counted)
+
+    return 0 if all(run.status == "SUCCEEDED" for run in runs) else 1
+
+
+def _run_and_print_scenarios(args: argparse.Namespace) -> list[ImageRun]:
+    fleet = build_fleet(args.seed, args.servers, args.four_minute_servers)
     started = time.monotonic()
     scenarios, tokens = run_scenarios(fleet, args.seed, args.time_scale)
     for name, found in scenarios.items():
@@ -168,24 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nIAM token requests: {tokens} for {len(runs)} runs in one process")
     print(f"the runs took {time.monotonic() - started:.0f} s of real time", flush=True)
 
-    with tempfile.TemporaryDirectory(prefix="ecs-imaging-bench-") as scratch:
-        layer = built_layer(Path(scratch) / "built")
-        repeats = args.import_repeats
-        imports = measure_imports(_handler_modules(), repeats, layer)
-        traced = measure_imports(
-            [TRACED_HANDLER], repeats, layer, then=BUILD_TRACER, env=TRACING_ON
-        )
-        imports[f"{TRACED_HANDLER}, Tracer built"] = traced[TRACED_HANDLER]
-        imports[LIBRARIES_LABEL] = measure_imports([LIBRARIES], repeats, layer)[LIBRARIES]
-        _print_imports(imports, repeats)
-        if args.instructions:
-            counted = count_instructions([*COUNTED_HANDLERS, LIBRARIES], layer)
-            bare = uncompiled_layer(Path(scratch) / "uncompiled")
-            uncompiled = count_instructions([UNCOMPILED_HANDLER], bare, layer_only=True)
-            counted[UNCOMPILED_LABEL] = uncompiled[UNCOMPILED_HANDLER]
-            _print_instructions(counted)
-
-    return 0 if all(run.status == "SUCCEEDED" for run in runs) else 1
+    return runs
 
 
 def build_fleet(seed: int, count: int, four_minute: int) -> list[ServerSpec]:
@@ -252,26 +305,69 @@ def replay(schedule: Schedule, runs: Sequence[ImageRun]) -> Figures:
     )
 
 
-def built_layer(directory: Path) -> Path:
-    """The layer's own code as `sam build` ships it (compiled), without its
-    dependencies, which the running interpreter already has compiled."""
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    subprocess.run(  # noqa: S603 - make on our own Makefile
-        [
-            _require("make"),
-            "--no-print-directory",
-            "--silent",
-            "build-SharedLayer",
-            f"ARTIFACTS_DIR={directory}",
-            f"RUNTIME_PYTHON={version}",
-            f"PYTHON={sys.executable}",
-            "PIP_INSTALL=:",
-        ],
-        cwd=LAYER_SOURCE,
-        check=True,
-    )
+def built_layer(
+    directory: Path, python: str = sys.executable, *, dependencies: bool = True
+) -> Path:
+    """The layer as `sam build` makes it with the layer's Makefile, for `python`'s
+    version and this machine's platform: the pinned dependencies (unless told not
+    to fetch them) and our code, all compiled by `python`."""
+    version = _run_probe(python, _VERSION_PROBE).strip()
+    pip = f"{shlex.quote(sys.executable)} -m pip install" if dependencies else ":"
+    command = [
+        _require("make"),
+        "--no-print-directory",
+        "--silent",
+        f"--directory={LAYER_SOURCE}",
+        "build-SharedLayer",
+        f"ARTIFACTS_DIR={directory}",
+        f"RUNTIME_PYTHON={version}",
+        f"PYTHON={python}",
+        f"PLATFORM=manylinux2014_{platform.machine()}",
+        f"PIP_INSTALL={pip}",
+    ]
+    _run_quietly(command, f"building the layer for {python}")
 
     return directory / "python"
+
+
+def prepare_runtime(interpreter: str, directory: Path, *, dependencies: bool = True) -> Runtime:
+    """`interpreter` set up as Lambda runs a handler: a venv of it with nothing
+    installed, the whole layer built for it, and boto3 where the Lambda runtime
+    has its own (for the handlers that call AWS)."""
+    venv = directory / "venv"
+    subprocess.run(  # noqa: S603 - the interpreter the user named
+        [interpreter, "-m", "venv", "--without-pip", str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    layer = built_layer(directory / "layer", interpreter, dependencies=dependencies)
+    sdk = _runtime_sdk(directory / "runtime", interpreter) if dependencies else None
+    python = venv / "bin" / "python"
+    facts = json.loads(_run_probe(str(python), _BUILD_PROBE))
+
+    return Runtime(interpreter, _describe_build(interpreter, facts), python, layer, sdk)
+
+
+def _runtime_sdk(directory: Path, interpreter: str) -> Path:
+    # boto3 of the version the project pins, compiled, as the runtime ships it.
+    version = _run_probe(interpreter, _VERSION_PROBE).strip()
+    command = [
+        *(sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:"),
+        *("--python-version", version, "--implementation", "cp"),
+        *("--platform", f"manylinux2014_{platform.machine()}"),
+        *("--target", str(directory), f"boto3=={metadata.version('boto3')}"),
+    ]
+    _run_quietly(command, f"installing boto3 for {interpreter}")
+    compile_all = [interpreter, "-m", "compileall", "-q", "-j", "0", str(directory)]
+    _run_quietly(compile_all, f"compiling boto3 for {interpreter}")
+
+    return directory
+
+
+def _run_quietly(command: Sequence[str], what: str) -> None:
+    answer = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if answer.returncode != 0:
+        raise SystemExit(f"bench: {what} failed:\n{answer.stderr}")
 
 
 def uncompiled_layer(directory: Path) -> Path:
@@ -296,43 +392,33 @@ def uncompiled_layer(directory: Path) -> Path:
 
 
 def measure_imports(
-    modules: Iterable[str],
-    repeats: int,
-    layer: Path,
-    *,
-    then: str = "",
-    env: dict[str, str] | None = None,
-) -> dict[str, Imported]:
-    """Each module imported in fresh interpreters (then `then` run): the medians."""
-    root = sam.PROJECT_ROOT
-    variables = {**_layer_environment(layer), **(env or {})}
+    runtimes: Sequence[Runtime], probes: Sequence[ImportProbe], repeats: int
+) -> dict[tuple[int, str], Imported]:
+    """Each probe in fresh interpreters of each runtime: the medians, keyed by the
+    runtime's index and the probe's label. Repeats go round every runtime and probe
+    in turn, so a spell of load on the machine hits them all alike."""
+    samples: dict[tuple[int, str], list[Imported]] = {}
+    for _ in range(repeats):
+        for index, runtime in enumerate(runtimes):
+            for probe in probes:
+                code = _PROBE.format(module=probe.module, then=probe.then, prefixes=SDK_PREFIXES)
+                variables = {**_layer_environment(runtime.layer, runtime.sdk), **probe.env}
+                found = _import_once(runtime.python, code, variables)
+                samples.setdefault((index, probe.label), []).append(found)
 
-    found = {}
-    for module in modules:
-        code = _PROBE.format(module=module, then=then, prefixes=SDK_PREFIXES)
-        samples = [_import_once(code, root, variables) for _ in range(repeats)]
-        found[module] = Imported(
-            wall_ms=statistics.median(sample.wall_ms for sample in samples),
-            cpu_ms=statistics.median(sample.cpu_ms for sample in samples),
-            boto_modules=max(sample.boto_modules for sample in samples),
-            xray_modules=max(sample.xray_modules for sample in samples),
-        )
-
-    return found
+    return {key: _medians(found) for key, found in samples.items()}
 
 
 def count_instructions(
-    modules: Iterable[str], layer: Path, *, layer_only: bool = False
+    modules: Iterable[str], runtime: Runtime, *, layer: Path | None = None
 ) -> dict[str, int | None]:
-    """Instructions each import executes, under callgrind; None without valgrind.
+    """Instructions each import executes in the runtime, under callgrind; None
+    without valgrind. `layer` replaces the runtime's own layer.
 
     Unlike times, the count hardly moves with the machine's load, so it shows
-    what a change to the imports saves. With `layer_only`, the interpreter's own
-    site-packages are left out: everything but the standard library comes from
-    the layer."""
+    what a change to the imports saves."""
     valgrind = shutil.which("valgrind")
-    root = sam.PROJECT_ROOT
-    variables = _layer_environment(layer)
+    variables = _layer_environment(runtime.layer if layer is None else layer, runtime.sdk)
     counted: dict[str, int | None] = {}
     for module in ["", *modules]:
         if valgrind is None:
@@ -340,10 +426,9 @@ def count_instructions(
             continue
         code = f"import {module}" if module else "pass"
         command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-        isolation = ["-S"] if layer_only else []
         answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
-            [*command, sys.executable, *isolation, "-c", code],
-            cwd=root,
+            [*command, str(runtime.python), "-c", code],
+            cwd=sam.PROJECT_ROOT,
             env=variables,
             capture_output=True,
             text=True,
@@ -359,11 +444,13 @@ def count_instructions(
     }
 
 
-def _layer_environment(layer: Path) -> dict[str, str]:
+def _layer_environment(layer: Path, sdk: Path | None = None) -> dict[str, str]:
     # No bytecode written: a fresh container, whose task and layer are read-only.
-    path = os.pathsep.join([str(layer), str(sam.PROJECT_ROOT)])
+    # A fixed hash seed: the same work on every run, so instruction counts repeat.
+    folders = [layer, sam.PROJECT_ROOT] if sdk is None else [layer, sam.PROJECT_ROOT, sdk]
+    path = os.pathsep.join(map(str, folders))
 
-    return {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"}
+    return {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
 def _requirement_lines() -> list[str]:
@@ -467,10 +554,19 @@ def _noticed(checks: Checks) -> tuple[float, float]:
     return math.nan, math.nan
 
 
-def _import_once(code: str, root: Path, env: dict[str, str]) -> Imported:
+def _import_probes() -> list[ImportProbe]:
+    handlers = [ImportProbe(module, module) for module in _handler_modules()]
+    traced = ImportProbe(
+        f"{TRACED_HANDLER}, Tracer built", TRACED_HANDLER, BUILD_TRACER, TRACING_ON
+    )
+
+    return [*handlers, traced, ImportProbe(LIBRARIES_LABEL, LIBRARIES)]
+
+
+def _import_once(python: Path, code: str, env: dict[str, str]) -> Imported:
     answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
-        [sys.executable, "-c", code],
-        cwd=root,
+        [str(python), "-c", code],
+        cwd=sam.PROJECT_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -479,6 +575,55 @@ def _import_once(code: str, root: Path, env: dict[str, str]) -> Imported:
     wall, cpu, boto, xray = answer.stdout.split()
 
     return Imported(float(wall) * 1000, float(cpu) * 1000, int(boto), int(xray))
+
+
+def _medians(samples: Sequence[Imported]) -> Imported:
+    return Imported(
+        wall_ms=statistics.median(sample.wall_ms for sample in samples),
+        cpu_ms=statistics.median(sample.cpu_ms for sample in samples),
+        boto_modules=max(sample.boto_modules for sample in samples),
+        xray_modules=max(sample.xray_modules for sample in samples),
+        cpu_min_ms=min(sample.cpu_ms for sample in samples),
+    )
+
+
+def _run_probe(python: str, code: str) -> str:
+    answer = subprocess.run(  # noqa: S603 - an interpreter the user named
+        [python, "-c", code], capture_output=True, text=True, check=True
+    )
+
+    return answer.stdout
+
+
+def _interpreter(given: str) -> str:
+    """The interpreter `--python` names, checked: it runs and is Python 3.11 or newer."""
+    found = shutil.which(given)
+    if found is None:
+        raise SystemExit(f"bench: --python {given!r} is not an interpreter found here")
+    try:
+        version = _run_probe(found, _VERSION_PROBE).strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise SystemExit(f"bench: --python {given!r} does not run: {exc}") from None
+    if tuple(int(part) for part in version.split(".")) < (3, 11):
+        raise SystemExit(f"bench: --python {given!r} is Python {version}; the handlers need 3.11+")
+
+    return found
+
+
+def _base_interpreter() -> str:
+    # The interpreter this venv was made from: the bench's own, without the venv.
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    base = Path(sys.base_prefix) / "bin" / f"python{version}"
+
+    return str(base) if base.is_file() else sys.executable
+
+
+def _describe_build(interpreter: str, facts: dict[str, Any]) -> str:
+    linked = "libpython shared" if facts["libpython_shared"] else "libpython linked in"
+    flags = [flag for flag in _BUILD_FLAGS if flag in facts["configure"]]
+    configured = " ".join(flags) if flags else "neither " + " nor ".join(_BUILD_FLAGS)
+
+    return f"Python {facts['version']} ({interpreter}): {linked}; configure args: {configured}"
 
 
 def _handler_modules() -> list[str]:
@@ -548,27 +693,34 @@ def _print_row(name: str, figures: Figures, ours: Figures | None = None) -> None
     print(f"  {name:33} " + " ".join(cells))
 
 
-def _print_imports(imports: dict[str, Imported], repeats: int) -> None:
+def _print_imports(
+    runtimes: Sequence[Runtime], imports: dict[tuple[int, str], Imported], repeats: int
+) -> None:
     print(f"\ncold import in a fresh interpreter, median of {repeats} (real ms)")
-    heads = f"{'wall':>6} {'cpu':>6} {'boto3/botocore.*':>16} {'X-Ray':>6}"
-    print(f"  {'handler':44} {heads}")
-    for name, found in imports.items():
-        times = f"{found.wall_ms:6.0f} {found.cpu_ms:6.0f}"
-        sdks = f"{found.boto_modules:16d} {found.xray_modules:6d}"
-        print(f"  {name:44} {times} {sdks}")
+    heads = f"{'wall':>6} {'cpu':>6} {'cpu min':>7} {'boto3/botocore.*':>16} {'X-Ray':>6}"
+    for index, runtime in enumerate(runtimes):
+        print(f"  {runtime.description}")
+        print(f"    {'import':48} {heads}")
+        for (number, name), found in imports.items():
+            if number != index:
+                continue
+            times = f"{found.wall_ms:6.0f} {found.cpu_ms:6.0f} {found.cpu_min_ms:7.0f}"
+            sdks = f"{found.boto_modules:16d} {found.xray_modules:6d}"
+            print(f"    {name:48} {times} {sdks}")
 
 
-def _print_instructions(counted: dict[str, int | None]) -> None:
+def _print_instructions(runtime: Runtime, counted: dict[str, int | None]) -> None:
     print("\ncold import, instructions executed (callgrind; interpreter start-up excluded)")
+    print(f"  {runtime.description}")
     libraries = counted.get(LIBRARIES)
     for module, count in counted.items():
         name = LIBRARIES_LABEL if module == LIBRARIES else module
         if count is None:
-            print(f"  {name:44} valgrind not found")
+            print(f"    {name:44} valgrind not found")
             continue
         ours = module in COUNTED_HANDLERS and libraries is not None
         share = f"  ours: {count - libraries:,}" if ours and libraries is not None else ""
-        print(f"  {name:44} {count:>13,}{share}")
+        print(f"    {name:44} {count:>13,}{share}")
 
 
 def _machine() -> str:
@@ -594,7 +746,19 @@ def _parser() -> argparse.ArgumentParser:
     add("--four-minute-servers", type=int, default=8, help="servers of 15 GB")
     add("--seed", type=int, default=7, help="the fleet's and the emulator's seed")
     add("--time-scale", type=float, default=0.01, help="real s per emulated s")
-    add("--import-repeats", type=int, default=5, help="fresh imports per handler")
+    add("--import-repeats", type=_positive, default=5, help="fresh imports per handler")
+    add(
+        "--python",
+        action="append",
+        metavar="INTERPRETER",
+        help="import the handlers with this interpreter, in a venv of it with the layer "
+        "built for its version (repeatable; default: the one running the bench)",
+    )
+    add(
+        "--imports-only",
+        action="store_true",
+        help="measure the cold imports only, without the image runs",
+    )
     add(
         "--instructions",
         action="store_true",
@@ -602,6 +766,14 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text!r}")
+
+    return value
 
 
 if __name__ == "__main__":

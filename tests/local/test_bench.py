@@ -1,4 +1,6 @@
 import shutil
+import subprocess
+import sys
 
 import pytest
 from ecs_imaging_local import bench
@@ -27,24 +29,77 @@ def test_fleet_is_the_same_for_the_same_seed():
     assert [spec.system_disk_gb for spec in fleet[16:]] == [FOUR_MINUTE_GB] * 8
 
 
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory):
+    # Our code only: fetching the pinned dependencies would need PyPI.
+    directory = tmp_path_factory.mktemp("runtime")
+
+    return bench.prepare_runtime(bench._base_interpreter(), directory, dependencies=False)
+
+
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind")
-def test_instruction_counts_grow_with_what_an_import_pulls_in(tmp_path):
-    counted = bench.count_instructions(["json", "json, decimal"], tmp_path)
+def test_instruction_counts_grow_with_what_an_import_pulls_in(runtime):
+    counted = bench.count_instructions(["json", "json, decimal"], runtime)
 
     assert 0 < counted["json"] < counted["json, decimal"]
 
 
-def test_instruction_counts_are_none_without_valgrind(monkeypatch, tmp_path):
+def test_instruction_counts_are_none_without_valgrind(monkeypatch, runtime):
     monkeypatch.setattr(bench.shutil, "which", lambda name: None)
 
-    assert bench.count_instructions(["json"], tmp_path) == {"json": None}
+    assert bench.count_instructions(["json"], runtime) == {"json": None}
 
 
-def test_the_benchmarked_layer_is_compiled_as_sam_build_ships_it(tmp_path):
-    layer = bench.built_layer(tmp_path)
+def test_the_benchmarked_layer_is_compiled_as_sam_build_ships_it(runtime):
+    assert (runtime.layer / "ecs_imaging" / "pipeline.py").is_file()
+    assert list((runtime.layer / "ecs_imaging" / "__pycache__").glob("pipeline.*.pyc"))
 
-    assert (layer / "ecs_imaging" / "pipeline.py").is_file()
-    assert list((layer / "ecs_imaging" / "__pycache__").glob("pipeline.*.pyc"))
+
+def test_the_runtime_imports_nothing_from_the_development_environment(runtime):
+    # pytest is installed where the bench runs, never where Lambda runs the handlers.
+    code = "import importlib.util as u; print(u.find_spec('pytest') is None)"
+    answer = subprocess.run(
+        [str(runtime.python), "-c", code], capture_output=True, text=True, check=True
+    )
+
+    assert answer.stdout.strip() == "True"
+
+
+def test_the_runtime_is_described_by_its_version_and_build(runtime):
+    version = ".".join(map(str, sys.version_info[:3]))
+
+    assert runtime.description.startswith(f"Python {version} (")
+    assert "libpython" in runtime.description
+
+
+def test_imports_are_measured_in_the_runtime_with_our_layer(runtime):
+    probe = bench.ImportProbe("errors", "ecs_imaging.errors")
+
+    found = bench.measure_imports([runtime], [probe], 2)
+
+    assert found[(0, "errors")].boto_modules == 0
+    assert found[(0, "errors")].cpu_min_ms <= found[(0, "errors")].cpu_ms
+
+
+def test_an_interpreter_that_is_not_there_is_refused_by_name():
+    with pytest.raises(SystemExit, match="--python 'no-such-python-3'"):
+        bench._interpreter("no-such-python-3")
+
+
+def test_an_interpreter_older_than_3_11_is_refused(tmp_path):
+    old = tmp_path / "python3.9"
+    old.write_text("#!/bin/sh\necho 3.9\n")
+    old.chmod(0o755)
+
+    with pytest.raises(SystemExit, match=r"is Python 3\.9; the handlers need 3\.11\+"):
+        bench._interpreter(str(old))
+
+
+def test_import_repeats_below_one_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench._parser().parse_args(["--import-repeats", "0"])
+
+    assert "must be 1 or more, not '0'" in capsys.readouterr().err
 
 
 def test_the_uncompiled_layer_holds_every_dependency_and_no_bytecode(tmp_path):
