@@ -7,8 +7,6 @@ wait for its answer. Access keys need no token: their requests are signed (see
 `signer`), and only the project id may have to be looked up, once per key.
 """
 
-from __future__ import annotations
-
 import functools
 import logging
 import threading

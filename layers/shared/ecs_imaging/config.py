@@ -6,8 +6,6 @@ Locally the `OS_*` variables that openstacksdk users already have are honoured; 
 entry into the `OS_*` variables below.
 """
 
-from __future__ import annotations
-
 import functools
 import os
 import re

@@ -10,8 +10,6 @@ an authentication failure it is read once more straight from Secrets Manager, wh
 picks up rotated credentials before the extension's cache would.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import re

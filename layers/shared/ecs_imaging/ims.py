@@ -4,8 +4,6 @@ Image creation is never retried blindly: a repeated create would make a second
 image. Reads, tag changes and deletions are safe to repeat.
 """
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple

@@ -9,8 +9,6 @@ end, where the job is done. A job that tells nothing is checked at growing
 intervals.
 """
 
-from __future__ import annotations
-
 import math
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple

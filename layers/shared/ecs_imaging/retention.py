@@ -4,8 +4,6 @@ Only images this pipeline made for this server are candidates (both of its own
 tags present); an image carrying the policy's keep key is never deleted.
 """
 
-from __future__ import annotations
-
 import logging
 from datetime import datetime, timedelta
 from typing import NamedTuple

@@ -1,7 +1,5 @@
 """Requests to ECS and IMS, authenticated by an IAM token or an AK/SK signature."""
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
