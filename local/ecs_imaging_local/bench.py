@@ -98,6 +98,7 @@ wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
 counts = [sum(m.startswith(prefix) for m in sys.modules) for prefix in {prefixes!r}]
 print(wall, cpu, *counts)
 """
+_EXIT = "import os; os._exit(0)"
 _VERSION_PROBE = "import sys; print(*sys.version_info[:2], sep='.')"
 # Whether libpython is a shared library mapped into the process (a build with
 # --enable-shared) or linked into the executable, and the configure options that
@@ -424,7 +425,8 @@ def count_instructions(
         if valgrind is None:
             counted[module] = None
             continue
-        code = f"import {module}" if module else "pass"
+        # Lambda keeps the process after a cold start: leave out the teardown.
+        code = f"import {module}\n{_EXIT}" if module else _EXIT
         command = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
         answer = subprocess.run(  # noqa: S603 - our own interpreter and probe
             [*command, str(runtime.python), "-c", code],
