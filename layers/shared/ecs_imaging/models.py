@@ -1,5 +1,9 @@
 """pydantic models: the pipeline's input contract, its state, and the API bodies used."""
 
+# No `from __future__ import annotations` here: pydantic would compile and evaluate
+# every field's annotation from a string as each class is made, a tenth of what
+# importing this module costs (docs/benchmarks.md).
+
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
