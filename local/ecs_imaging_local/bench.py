@@ -562,7 +562,9 @@ def _import_probes() -> list[ImportProbe]:
         f"{TRACED_HANDLER}, Tracer built", TRACED_HANDLER, BUILD_TRACER, TRACING_ON
     )
 
-    return [*handlers, traced, ImportProbe(LIBRARIES_LABEL, LIBRARIES)]
+    models = ImportProbe(f"{MODELS_HANDLER}, its models built", MODELS_HANDLER, BUILD_MODELS)
+
+    return [*handlers, traced, models, ImportProbe(LIBRARIES_LABEL, LIBRARIES)]
 
 
 def _import_once(python: Path, code: str, env: dict[str, str]) -> Imported:
