@@ -102,7 +102,7 @@ _EXIT = "import os; os._exit(0)"
 _VERSION_PROBE = "import sys; print(*sys.version_info[:2], sep='.')"
 # Whether libpython is a shared library mapped into the process (a build with
 # --enable-shared) or linked into the executable, and the configure options that
-# optimise the interpreter itself: builds of one version differ by a third in a
+# optimise the interpreter itself: builds of one version differ by a fifth in a
 # cold import (docs/benchmarks.md).
 _BUILD_PROBE = """import json, platform, sysconfig
 try:
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         imports = measure_imports(runtimes, _import_probes(), args.import_repeats)
         _print_imports(runtimes, imports, args.import_repeats)
         if args.instructions:
-            bare = uncompiled_layer(Path(scratch) / "uncompiled")
+            bare = uncompiled_layer(runtimes[0].layer, Path(scratch) / "uncompiled")
             for runtime in runtimes:
                 counted = count_instructions([*COUNTED_HANDLERS, LIBRARIES], runtime)
                 if runtime is runtimes[0]:
@@ -336,15 +336,15 @@ def prepare_runtime(interpreter: str, directory: Path, *, dependencies: bool = T
     installed, the whole layer built for it, and boto3 where the Lambda runtime
     has its own (for the handlers that call AWS)."""
     venv = directory / "venv"
-    subprocess.run(  # noqa: S603 - the interpreter the user named
-        [interpreter, "-m", "venv", "--without-pip", str(venv)],
-        check=True,
-        capture_output=True,
-    )
+    command = [interpreter, "-m", "venv", "--without-pip", str(venv)]
+    _run_quietly(command, f"making a venv of {interpreter}")
+    python = venv / "bin" / "python"
+    try:
+        facts = json.loads(_run_probe(str(python), _BUILD_PROBE))
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        raise SystemExit(f"bench: the venv of {interpreter} does not run: {exc}") from None
     layer = built_layer(directory / "layer", interpreter, dependencies=dependencies)
     sdk = _runtime_sdk(directory / "runtime", interpreter) if dependencies else None
-    python = venv / "bin" / "python"
-    facts = json.loads(_run_probe(str(python), _BUILD_PROBE))
 
     return Runtime(interpreter, _describe_build(interpreter, facts), python, layer, sdk)
 
@@ -366,30 +366,21 @@ def _runtime_sdk(directory: Path, interpreter: str) -> Path:
 
 
 def _run_quietly(command: Sequence[str], what: str) -> None:
-    answer = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    try:
+        answer = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    except OSError as exc:
+        raise SystemExit(f"bench: {what} failed: {exc}") from None
     if answer.returncode != 0:
         raise SystemExit(f"bench: {what} failed:\n{answer.stderr}")
 
 
-def uncompiled_layer(directory: Path) -> Path:
-    """The whole layer, dependencies included, with no bytecode: what a cold start
-    met when the build shipped sources only."""
-    layer = directory / "python"
-    names = [line.split("==")[0] for line in _requirement_lines()]
-    for name in names:
-        for file in metadata.distribution(name).files or ():
-            if file.suffix == ".pyc" or ".." in file.parts:
-                continue
-            target = layer / file
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(file.locate(), target)
-    shutil.copytree(
-        LAYER_SOURCE / "ecs_imaging",
-        layer / "ecs_imaging",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+def uncompiled_layer(layer: Path, directory: Path) -> Path:
+    """A copy of a built layer without its bytecode: what a cold start met when the
+    build shipped sources only."""
+    bare = directory / "python"
+    shutil.copytree(layer, bare, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
-    return layer
+    return bare
 
 
 def measure_imports(
@@ -453,12 +444,6 @@ def _layer_environment(layer: Path, sdk: Path | None = None) -> dict[str, str]:
     path = os.pathsep.join(map(str, folders))
 
     return {"PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
-
-
-def _requirement_lines() -> list[str]:
-    lines = (LAYER_SOURCE / "requirements.txt").read_text("utf-8").splitlines()
-
-    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
 def _require(tool: str) -> str:
@@ -600,18 +585,29 @@ def _run_probe(python: str, code: str) -> str:
 
 
 def _interpreter(given: str) -> str:
-    """The interpreter `--python` names, checked: it runs and is Python 3.11 or newer."""
+    """The interpreter `--python` names, as an absolute path, checked: it runs and
+    is Python 3.11 or newer."""
     found = shutil.which(given)
     if found is None:
         raise SystemExit(f"bench: --python {given!r} is not an interpreter found here")
+    path = os.path.abspath(found)
     try:
-        version = _run_probe(found, _VERSION_PROBE).strip()
+        answer = _run_probe(path, _VERSION_PROBE).strip()
     except (OSError, subprocess.CalledProcessError) as exc:
         raise SystemExit(f"bench: --python {given!r} does not run: {exc}") from None
-    if tuple(int(part) for part in version.split(".")) < (3, 11):
-        raise SystemExit(f"bench: --python {given!r} is Python {version}; the handlers need 3.11+")
+    version = _parse_version(answer)
+    if version is None:
+        raise SystemExit(f"bench: --python {given!r} is not Python: it answered {answer!r}")
+    if version < (3, 11):
+        raise SystemExit(f"bench: --python {given!r} is Python {answer}; the handlers need 3.11+")
 
-    return found
+    return path
+
+
+def _parse_version(text: str) -> tuple[int, int] | None:
+    found = re.fullmatch(r"(\d+)\.(\d+)", text)
+
+    return None if found is None else (int(found.group(1)), int(found.group(2)))
 
 
 def _base_interpreter() -> str:
@@ -623,11 +619,12 @@ def _base_interpreter() -> str:
 
 
 def _describe_build(interpreter: str, facts: dict[str, Any]) -> str:
+    # Only what the build records: a distribution may optimise it by other means.
     linked = "libpython shared" if facts["libpython_shared"] else "libpython linked in"
     flags = [flag for flag in _BUILD_FLAGS if flag in facts["configure"]]
-    configured = " ".join(flags) if flags else "neither " + " nor ".join(_BUILD_FLAGS)
+    configured = f", configured with {' '.join(flags)}" if flags else ""
 
-    return f"Python {facts['version']} ({interpreter}): {linked}; configure args: {configured}"
+    return f"Python {facts['version']} ({interpreter}): {linked}{configured}"
 
 
 def _handler_modules() -> list[str]:
@@ -714,7 +711,9 @@ def _print_imports(
 
 
 def _print_instructions(runtime: Runtime, counted: dict[str, int | None]) -> None:
-    print("\ncold import, instructions executed (callgrind; interpreter start-up excluded)")
+    print(
+        "\ncold import, instructions executed (callgrind; interpreter start-up and exit left out)"
+    )
     print(f"  {runtime.description}")
     libraries = counted.get(LIBRARIES)
     for module, count in counted.items():
@@ -756,7 +755,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="INTERPRETER",
         help="import the handlers with this interpreter, in a venv of it with the layer "
-        "built for its version (repeatable; default: the one running the bench)",
+        "built for its version (repeatable; default: the one the project's venv was made from)",
     )
     add(
         "--imports-only",
@@ -773,7 +772,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {text!r}")
 

@@ -19,7 +19,9 @@ MAKE = shutil.which("make")
 pytestmark = pytest.mark.skipif(MAKE is None, reason="needs make")
 
 
-def _build(artifacts: Path, runtime_python: str = RUNNING_PYTHON) -> subprocess.CompletedProcess:
+def _build(
+    artifacts: Path, runtime_python: str = RUNNING_PYTHON, python: str = sys.executable
+) -> subprocess.CompletedProcess:
     return subprocess.run(  # noqa: S603 - make on our own Makefile
         [
             str(MAKE),
@@ -27,7 +29,7 @@ def _build(artifacts: Path, runtime_python: str = RUNNING_PYTHON) -> subprocess.
             "build-SharedLayer",
             f"ARTIFACTS_DIR={artifacts}",
             f"RUNTIME_PYTHON={runtime_python}",
-            f"PYTHON={sys.executable}",
+            f"PYTHON={python}",
             "PIP_INSTALL=:",
         ],
         cwd=LAYER_SOURCE,
@@ -81,3 +83,14 @@ def test_a_python_other_than_the_runtimes_is_refused_before_anything_is_built(tm
     assert built.returncode == 2
     assert "its bytecode would not load in the runtime" in built.stderr
     assert not (tmp_path / "python").exists()
+
+
+def test_an_interpreter_path_with_a_space_builds_the_layer(tmp_path):
+    folder = tmp_path / "my python"
+    folder.mkdir()
+    (folder / "python3").symlink_to(sys.executable)
+
+    built = _build(tmp_path / "out", python=str(folder / "python3"))
+
+    assert built.returncode == 0, built.stderr
+    assert list((tmp_path / "out" / "python" / "ecs_imaging" / "__pycache__").glob("*.pyc"))

@@ -102,10 +102,42 @@ def test_import_repeats_below_one_are_refused(capsys):
     assert "must be 1 or more, not '0'" in capsys.readouterr().err
 
 
-def test_the_uncompiled_layer_holds_every_dependency_and_no_bytecode(tmp_path):
-    layer = bench.uncompiled_layer(tmp_path)
+def test_the_uncompiled_layer_is_the_built_one_without_bytecode(runtime, tmp_path):
+    bare = bench.uncompiled_layer(runtime.layer, tmp_path)
 
-    assert (layer / "httpx" / "__init__.py").is_file()
-    assert (layer / "pydantic_core").is_dir()
-    assert (layer / "ecs_imaging" / "pipeline.py").is_file()
-    assert not list(layer.rglob("*.pyc"))
+    assert (bare / "ecs_imaging" / "pipeline.py").is_file()
+    assert not list(bare.rglob("*.pyc"))
+    assert not list(bare.rglob("__pycache__"))
+
+
+def test_an_interpreter_that_answers_no_version_is_refused(tmp_path):
+    odd = tmp_path / "python3"
+    odd.write_text("#!/bin/sh\necho hello\n")
+    odd.chmod(0o755)
+
+    with pytest.raises(SystemExit, match="is not Python: it answered 'hello'"):
+        bench._interpreter(str(odd))
+
+
+def test_a_relative_interpreter_path_is_made_absolute(tmp_path, monkeypatch):
+    link = tmp_path / "py"
+    link.symlink_to(sys.executable)
+    monkeypatch.chdir(tmp_path)
+
+    assert bench._interpreter("./py") == str(link)
+
+
+def test_a_venv_that_cannot_be_made_ends_with_the_interpreter_named(tmp_path):
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+
+    with pytest.raises(SystemExit, match=f"making a venv of {fake} failed"):
+        bench.prepare_runtime(str(fake), tmp_path / "runtime", dependencies=False)
+
+
+def test_import_repeats_that_are_no_number_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        bench._parser().parse_args(["--import-repeats", "abc"])
+
+    assert "must be a whole number, not 'abc'" in capsys.readouterr().err
