@@ -135,9 +135,11 @@ def _run_cli(*options: str) -> Iterator[dict[str, Any]]:
     """The emulator CLI in a child process: its summary line, then a clean Ctrl-C."""
     env = {**os.environ, "PYTHONPATH": str(LOCAL)}
     command = [sys.executable, "-m", EMULATOR, *options]
-    # A fixed command: this interpreter running our own module.
+    # A fixed command: this interpreter running our own module. Its Ctrl-C handling
+    # must not depend on how the suite was started: a shell's background job ignores
+    # SIGINT, a child inherits that, and Python then leaves SIGINT ignored.
     process = subprocess.Popen(  # noqa: S603
-        command, stdout=subprocess.PIPE, text=True, env=env
+        command, stdout=subprocess.PIPE, text=True, env=env, preexec_fn=_default_sigint
     )
     with process:
         watchdog = threading.Timer(10, process.kill)
@@ -150,6 +152,10 @@ def _run_cli(*options: str) -> Iterator[dict[str, Any]]:
         finally:
             watchdog.cancel()
             process.kill()
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_cli_prints_endpoints_and_stops_on_interrupt() -> None:
