@@ -195,7 +195,6 @@ class Runtime:
     """An interpreter as Lambda runs a handler: a venv of it with nothing
     installed, and the layer built for its version."""
 
-    interpreter: str
     description: str
     python: Path
     layer: Path
@@ -344,14 +343,14 @@ def prepare_runtime(interpreter: str, directory: Path, *, dependencies: bool = T
     except (OSError, subprocess.CalledProcessError, ValueError) as exc:
         raise SystemExit(f"bench: the venv of {interpreter} does not run: {exc}") from None
     layer = built_layer(directory / "layer", interpreter, dependencies=dependencies)
-    sdk = _runtime_sdk(directory / "runtime", interpreter) if dependencies else None
+    version = ".".join(facts["version"].split(".")[:2])
+    sdk = _runtime_sdk(directory / "runtime", interpreter, version) if dependencies else None
 
-    return Runtime(interpreter, _describe_build(interpreter, facts), python, layer, sdk)
+    return Runtime(_describe_build(interpreter, facts), python, layer, sdk)
 
 
-def _runtime_sdk(directory: Path, interpreter: str) -> Path:
+def _runtime_sdk(directory: Path, interpreter: str, version: str) -> Path:
     # boto3 of the version the project pins, compiled, as the runtime ships it.
-    version = _run_probe(interpreter, _VERSION_PROBE).strip()
     command = [
         *(sys.executable, "-m", "pip", "install", "--quiet", "--only-binary=:all:"),
         *("--python-version", version, "--implementation", "cp"),
