@@ -94,3 +94,29 @@ def test_an_interpreter_path_with_a_space_builds_the_layer(tmp_path):
 
     assert built.returncode == 0, built.stderr
     assert list((tmp_path / "out" / "python" / "ecs_imaging" / "__pycache__").glob("*.pyc"))
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, version = requirement.split("==")
+            pins[name.lower().replace("_", "-")] = version
+    return pins
+
+
+def test_the_layer_pins_what_the_tests_ran_with():
+    layer = _pins(LAYER_SOURCE / "requirements.txt")
+    lock = _pins(sam.PROJECT_ROOT / "requirements" / "lock.txt")
+
+    assert {name: lock.get(name) for name in layer} == layer
+
+
+def test_the_layer_ships_the_aws_sdk_as_one_matched_set():
+    # The layer's botocore shadows the runtime's; a runtime boto3 beside it could
+    # expect another botocore.
+    layer = _pins(LAYER_SOURCE / "requirements.txt")
+
+    assert layer["boto3"] == layer["botocore"]
+    assert "s3transfer" in layer
