@@ -15,7 +15,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Task "Prepare server": returns the run's state ($.run, and $.outcome if skipped)."""
     logger.append_keys(execution_id=event.get("execution_id"))
 
-    state = pipeline.prepare_server(event.get("input"), str(event.get("execution_id")))
+    state = pipeline.prepare_server(
+        event.get("input"),
+        str(event.get("execution_id")),
+        execution_started=str(event.get("execution_started") or ""),
+    )
 
     run = state["run"]
     logger.append_keys(server_id=run["server_id"], run_id=run["run_id"])

@@ -19,9 +19,13 @@ _NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._ -]+")
 _VARIABLE = re.compile(r"\{([a-z_]+)\}")
 
 
-def run_id_for(execution_id: str) -> str:
-    """A short stable id of a run, derived from its execution id."""
-    return hashlib.sha256(execution_id.encode()).hexdigest()[:32]
+def run_id_for(execution_id: str, started_at: str = "") -> str:
+    """A short stable id of a run, derived from its execution id and start time.
+
+    Step Functions lets a name be used again 90 days after its execution ended, so
+    the ARN alone does not tell two runs apart; its start time does.
+    """
+    return hashlib.sha256(f"{execution_id}\n{started_at}".encode()).hexdigest()[:32]
 
 
 def name_variables(

@@ -67,6 +67,8 @@ def prepare_server(
     execution_id: str,
     session: CloudSession | None = None,
     settings: Settings | None = None,
+    *,
+    execution_started: str = "",
 ) -> dict[str, Any]:
     """Validate the input, look at the server, and decide what the run will do."""
     request = parse_model(PipelineInput, raw_input, "pipeline input")
@@ -78,7 +80,8 @@ def prepare_server(
     if action is not RunAction.SKIP:
         _check_quota(session, server, request)
 
-    run = _build_run(request, server, execution_id, action, skip_reason, settings)
+    run_id = naming.run_id_for(execution_id, execution_started)
+    run = _build_run(request, server, execution_id, run_id, action, skip_reason, settings)
     state: dict[str, Any] = {"run": run.model_dump(mode="json")}
     if action is RunAction.SKIP:
         outcome = RunOutcome(outcome="SKIPPED", server_id=server.id, reason=skip_reason)
@@ -364,12 +367,12 @@ def _build_run(
     request: PipelineInput,
     server: Server,
     execution_id: str,
+    run_id: str,
     action: RunAction,
     skip_reason: str | None,
     settings: Settings,
 ) -> RunContext:
     started = clock.now()
-    run_id = naming.run_id_for(execution_id)
     variables = naming.name_variables(
         server_name=server.name,
         server_id=server.id,
