@@ -17,7 +17,7 @@ from .conftest import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-PIPELINE = ROOT / "statemachine" / "image_pipeline.asl.json"
+PIPELINE = json.loads((ROOT / "statemachine" / "image_pipeline.asl.json").read_text("utf-8"))
 
 _VARIABLE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$")
 
@@ -89,11 +89,7 @@ def test_every_secret_field_is_documented(field):
 
 @pytest.mark.parametrize(
     "state",
-    [
-        name
-        for name in _states(json.loads(PIPELINE.read_text(encoding="utf-8"))["States"])
-        if not name.startswith("Unlock after ")
-    ],
+    [name for name in _states(PIPELINE["States"]) if not name.startswith("Unlock after ")],
 )
 def test_diagram_shows_every_state(state):
     diagram = _mermaid()
@@ -104,3 +100,47 @@ def test_diagram_shows_every_state(state):
 def test_diagram_leaves_out_only_what_the_readme_says():
     assert "Unlock after" not in _mermaid()
     assert 'passes an "Unlock after …"' in README
+
+
+def _mermaid_ids() -> dict[str, str]:
+    """Each state's diagram id, by the state's name."""
+    diagram = _mermaid()
+    labels = dict(re.findall(r"^\s+(\w+): (.+)$", diagram, re.MULTILINE))
+    ids = {}
+    for name in _states(PIPELINE["States"]):
+        labelled = [
+            key for key, label in labels.items() if re.match(rf"{re.escape(name)}\b", label)
+        ]
+        ids[name] = labelled[0] if labelled else _camel(name)
+    return ids
+
+
+def _transitions() -> set[tuple[str, str]]:
+    """Every transition of the pipeline, the "Unlock after …" states passed through."""
+    states = PIPELINE["States"]
+
+    def targets(state: dict) -> list[str]:
+        found = [state.get("Next"), state.get("Default")]
+        found += [choice["Next"] for choice in state.get("Choices", [])]
+        found += [catch["Next"] for catch in state.get("Catch", [])]
+        return [target for target in found if target]
+
+    def through_unlocks(target: str) -> str:
+        while target.startswith("Unlock after "):
+            target = states[target]["Next"]
+        return target
+
+    return {
+        (name, through_unlocks(target))
+        for name, state in states.items()
+        if not name.startswith("Unlock after ")
+        for target in targets(state)
+    }
+
+
+@pytest.mark.parametrize("transition", sorted(_transitions()), ids=" -> ".join)
+def test_diagram_shows_every_transition(transition):
+    ids = _mermaid_ids()
+    source, target = (ids[name] for name in transition)
+
+    assert re.search(rf"^\s+{source} --> {target}\b", _mermaid(), re.MULTILINE), transition

@@ -94,16 +94,6 @@ def test_require_stopped_emulator_refusal_stops_the_server_under_allow_running(b
     assert len(bench.emulator.images()) == 1
 
 
-def test_require_stopped_policy_never_stops_on_img_0008(bench):
-    bench.emulator.require_stopped = True
-    bench.emulator.faults.start_server(STOPPED)
-
-    result = bench.run({"server_id": STOPPED, "stop_policy": "require-stopped"})
-
-    assert bench.emulator.counters["ecs.stop"] == 0
-    assert result.output is None or result.output["outcome"] == "SKIPPED"
-
-
 def test_a_revoked_token_mid_run_is_replaced(bench):
     bench.emulator.faults.revoke_tokens()
 
