@@ -63,3 +63,32 @@ def test_error_from_response_handles_a_body_that_is_not_json():
     assert type(error) is errors.CloudTransientError
     assert error.error_code is None
     assert "Bad Gateway" in str(error)
+
+
+def test_the_clouds_answer_is_read_back_from_the_error_message():
+    body = b'{"error": {"code": "IMG.0060", "message": "Too many requests (try later)."}}'
+    error = errors.error_from_response(400, body, "9f3c2a")
+
+    answer = errors.cloud_answer(f"Before creating the image: {error}")
+
+    assert answer == {
+        "message": "Before creating the image: Too many requests (try later).",
+        "http_status": 400,
+        "error_code": "IMG.0060",
+        "request_id": "9f3c2a",
+    }
+
+
+def test_an_answer_without_code_or_request_id_reads_back_as_none():
+    error = errors.error_from_response(503, b"gateway down", None)
+
+    answer = errors.cloud_answer(str(error))
+
+    assert (answer["http_status"], answer["error_code"], answer["request_id"]) == (503, None, None)
+
+
+def test_a_message_of_another_shape_is_all_message():
+    answer = errors.cloud_answer("Could not connect to 'ims.eu-de.otc.t-systems.com'")
+
+    assert answer["message"] == "Could not connect to 'ims.eu-de.otc.t-systems.com'"
+    assert answer["error_code"] is None

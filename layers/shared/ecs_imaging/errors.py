@@ -7,6 +7,7 @@ match them by name, so rename none of them.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -133,12 +134,37 @@ def error_from_response(
     error_class = _CODE_CLASSES.get(code or "") or _class_for_status(status_code)
 
     return error_class(
-        f"{message} (HTTP {status_code}, code {code!r})",
+        f"{message} (HTTP {status_code}, code {code or '-'}, request {request_id or '-'})",
         status_code=status_code,
         error_code=code,
         request_id=request_id,
         retry_after=_parse_retry_after(retry_after),
     )
+
+
+def cloud_answer(text: str) -> dict[str, Any]:
+    """The cloud's answer inside a cloud error's message, read back from the text.
+
+    Step Functions keeps only an error's name and message, so Handle failure finds
+    the code, status and request id of the refusal in the words that
+    `error_from_response` wrote. A text of any other shape is the whole message.
+    """
+    found = _DESCRIBED.fullmatch(text)
+    if found is None:
+        return {"message": text, "http_status": None, "error_code": None, "request_id": None}
+
+    return {
+        "message": found["message"],
+        "http_status": int(found["status"]),
+        "error_code": None if found["code"] == "-" else found["code"],
+        "request_id": None if found["request"] == "-" else found["request"],
+    }
+
+
+_DESCRIBED = re.compile(
+    r"(?P<message>.*) \(HTTP (?P<status>\d{3}), code (?P<code>\S+), request (?P<request>\S+)\)",
+    re.DOTALL,
+)
 
 
 def _parse_retry_after(value: str | None) -> float | None:

@@ -25,6 +25,7 @@ from .errors import (
     ServerJobFailed,
     ServerStateInvalid,
     UnexpectedResponse,
+    cloud_answer,
 )
 from .models import (
     DataDisk,
@@ -341,18 +342,22 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
     if stopped_by_run:
         restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
 
+    detail = _error_detail(error.get("Cause"))
+    answer = _cloud_answer(detail)
     cause = {
         "server_id": run.server_id,
         "run_id": run.run_id,
         "job_id": job.job_id if job else None,
         "image_id": job.image_id if job else None,
-        "error_code": job.error_code if job else None,
+        "error_code": (job.error_code if job else None) or answer["error_code"],
         "fail_reason": job.fail_reason if job else None,
+        "http_status": answer["http_status"],
+        "request_id": answer["request_id"],
         "stopped_by_pipeline": stopped_by_run,
         "restore": restore,
         # Reconcile starts the server once nothing can be imaging it any more.
         "reconcile": restore.startswith(LEFT_STOPPED),
-        "detail": _error_detail(error.get("Cause")),
+        "detail": detail,
     }
     name = str(error.get("Error") or "RunFailed")
 
@@ -682,6 +687,15 @@ def _clamp(seconds: float, run: RunContext, now: datetime | None = None) -> int:
         wait = min(wait, max(remaining, 1))
 
     return int(wait)
+
+
+def _cloud_answer(detail: Any) -> dict[str, Any]:
+    """The code, status and request id of the cloud's refusal a Lambda error reports."""
+    message = detail.get("message") if isinstance(detail, dict) else None
+    if not isinstance(message, str):
+        return {"error_code": None, "http_status": None, "request_id": None}
+
+    return cloud_answer(message)
 
 
 def _error_detail(cause: Any) -> Any:
