@@ -16,7 +16,7 @@ import boto3
 from ecs_imaging.auth import token_cache
 from ecs_imaging.errors import EcsImagingError
 
-from . import deliveries
+from . import deliveries, options
 from . import template as sam
 from .clouds import cloud_variables
 from .emulator import Emulator
@@ -260,7 +260,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_emulator_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=options.time_scale,
         default=DEMO_TIME_SCALE,
         help="real seconds per emulated second (default %(default)s)",
     )

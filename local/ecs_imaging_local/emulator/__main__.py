@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from .. import options
 from .app import Emulator
 
 DEFAULT_SEED = 7
@@ -24,19 +25,24 @@ DEFAULT_SEED = 7
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the emulator, print how to reach it, and serve until interrupted."""
     args = _parse_args(argv)
-    emulator = Emulator(
-        time_scale=args.time_scale,
-        seed=args.seed,
-        servers=[] if args.no_sample_servers else None,
-        seed_file=args.seed_file,
-        iam_port=args.iam_port,
-        ecs_port=args.ecs_port,
-        ims_port=args.ims_port,
-        smn_port=args.smn_port,
-    )
+    try:
+        emulator = Emulator(
+            time_scale=args.time_scale,
+            seed=args.seed,
+            servers=[] if args.no_sample_servers else None,
+            seed_file=args.seed_file,
+            iam_port=args.iam_port,
+            ecs_port=args.ecs_port,
+            ims_port=args.ims_port,
+            smn_port=args.smn_port,
+        )
+        emulator.start()
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"emulator: {exc}\n")
+        return 2
 
     signal.signal(signal.SIGTERM, _interrupt)
-    with emulator:
+    try:
         summary = {
             "endpoints": emulator.endpoints,
             "credentials": dataclasses.asdict(emulator.credentials),
@@ -52,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(json.dumps(summary) + "\n")
         sys.stdout.flush()
         _serve_until_interrupted()
+    finally:
+        emulator.stop()
 
     return 0
 
@@ -62,17 +70,17 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Emulate the IAM, ECS and IMS APIs and SMN on 127.0.0.1.",
     )
     scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
-    parser.add_argument("--time-scale", type=float, default=1.0, help=scale_help)
+    parser.add_argument("--time-scale", type=options.time_scale, default=1.0, help=scale_help)
     # A fixed default, so that two starts give the same job durations; only
     # Emulator(seed=None) from Python is random.
     seed_help = "seed of the job durations and seeded faults (default: %(default)s)"
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=seed_help)
     file_help = "JSON of servers, fleets, agencies and image_quota to add (see README)"
-    parser.add_argument("--seed-file", help=file_help)
+    parser.add_argument("--seed-file", type=options.regular_file, help=file_help)
     samples_help = "start without the six sample servers"
     parser.add_argument("--no-sample-servers", action="store_true", help=samples_help)
     for service in ("iam", "ecs", "ims", "smn"):
-        parser.add_argument(f"--{service}-port", type=int, default=0, help="0: any")
+        parser.add_argument(f"--{service}-port", type=options.port, default=0, help="0: any")
 
     return parser.parse_args(argv)
 

@@ -326,7 +326,10 @@ class Emulator:
             ]
 
     def _load_seed_file(self, path: Path) -> None:
-        seeds = json.loads(path.read_text("utf-8"))
+        try:
+            seeds = json.loads(path.read_text("utf-8"))
+        except ValueError as exc:
+            raise ValueError(f"The seed file {str(path)!r} is not JSON: {exc}") from exc
         if not isinstance(seeds, dict) or set(seeds) - SEED_KEYS:
             message = f"The seed file {str(path)!r} holds keys other than {SEED_KEYS}."
             raise ValueError(message)

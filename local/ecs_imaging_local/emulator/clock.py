@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,8 +11,8 @@ class Clock:
     """Emulated seconds that pass ``1 / time_scale`` times faster than real ones."""
 
     def __init__(self, time_scale: float = 1.0) -> None:
-        if time_scale <= 0:
-            raise ValueError(f"The time scale must be positive, not {time_scale!r}.")
+        if not math.isfinite(time_scale) or time_scale <= 0:
+            raise ValueError(f"The time scale must be a positive number, not {time_scale!r}.")
 
         self.time_scale = time_scale
         self._started_at = datetime.now(UTC)
