@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 import uuid
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import Any, TextIO
 
 import boto3
@@ -34,11 +36,20 @@ def main(argv: list[str] | None = None) -> int:
     # A handler that fails before it adds a metric makes Powertools warn; the run's
     # own failure line says more.
     warnings.filterwarnings("ignore", "No application metrics to publish")
+    # SIGTERM unwinds like Ctrl-C, so the emulator stops and removes its CA files.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return int(args.command(args))
     except EcsImagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def demo(args: argparse.Namespace) -> int:

@@ -1,6 +1,7 @@
 """The main job, run as a user runs it."""
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,25 @@ def test_run_rejects_a_bad_server_id_with_the_field_named():
     assert "'web-01'" in result.stderr
     assert line["error"] == "InvalidInput"
     assert "server_id must be a UUID" in line["reason"]
+
+
+def test_sigterm_during_the_demo_stops_it_and_removes_the_emulators_ca(tmp_path):
+    demo = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "ecs_imaging_local", "demo", "--time-scale", "0.05"],
+        cwd=ROOT,
+        env={"PYTHONPATH": "layers/shared:local:.", "PATH": "", "TMPDIR": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert demo.stderr is not None
+    for line in demo.stderr:
+        if "Wait for image job" in line:  # the runs are under way
+            break
+    assert list(tmp_path.glob("ecs-imaging-smn-*"))
+
+    demo.send_signal(signal.SIGTERM)
+    demo.communicate(timeout=60)
+
+    assert demo.returncode == 130
+    assert list(tmp_path.glob("ecs-imaging-smn-*")) == []
