@@ -192,6 +192,10 @@ def _summary(result: ExecutionResult, server_id: str, token_requests: int) -> di
         "outcome": facts.get("outcome"),
         "error": result.error,
         "reason": facts.get("reason") or _readable(result.cause) or None,
+        "image_ids": facts.get("image_ids") or [],
+        "server_restarted": facts.get("server_restarted"),
+        "dropped_tags": facts.get("dropped_tags") or [],
+        "export": facts.get("export"),
     }
 
 

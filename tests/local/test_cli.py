@@ -43,8 +43,14 @@ def test_demo_images_the_event_server_and_a_running_server():
         "outcome",
         "error",
         "reason",
+        "image_ids",
+        "server_restarted",
+        "dropped_tags",
+        "export",
     }
     assert lines[1]["outcome"] == "IMAGED"
+    assert [line["server_restarted"] for line in lines] == [False, True]
+    assert all(line["image_ids"] == [line["image_id"]] for line in lines)
     assert lines[0]["iam_token_requests"] == 1
     assert lines[1]["iam_token_requests"] == 0
     assert all(line["image_id"] and line["polls"] >= 1 for line in lines)
