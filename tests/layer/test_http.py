@@ -51,11 +51,44 @@ def test_send_repeats_a_post_that_never_left(respx_mock):
     assert route.call_count == 2
 
 
-def test_send_reports_a_connection_that_never_opened(respx_mock):
-    respx_mock.get(URL).mock(side_effect=httpx.ConnectError("refused"))
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.ConnectError("refused"),
+        httpx.ConnectTimeout("timed out"),
+        httpx.PoolTimeout("no connection free"),
+    ],
+    ids=lambda failure: type(failure).__name__,
+)
+def test_send_reports_a_request_that_never_left(respx_mock, failure):
+    respx_mock.get(URL).mock(side_effect=failure)
 
-    with pytest.raises(CloudRequestNotSent):
+    with pytest.raises(CloudRequestNotSent, match=type(failure).__name__):
         http.send("GET", URL)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [httpx.ConnectTimeout("timed out"), httpx.PoolTimeout("no connection free")],
+    ids=lambda failure: type(failure).__name__,
+)
+def test_send_repeats_a_post_that_timed_out_before_it_left(respx_mock, failure):
+    route = respx_mock.post(URL).mock(
+        side_effect=[failure, httpx.Response(200, json={"job_id": "j"})]
+    )
+
+    assert http.send("POST", URL, json={}).json() == {"job_id": "j"}
+    assert route.call_count == 2
+
+
+def test_send_never_repeats_a_post_whose_answer_timed_out(respx_mock):
+    route = respx_mock.post(URL).mock(side_effect=httpx.ReadTimeout("timed out"))
+
+    with pytest.raises(CloudTransientError) as raised:
+        http.send("POST", URL, json={})
+
+    assert not isinstance(raised.value, CloudRequestNotSent)
+    assert route.call_count == 1
 
 
 def test_send_does_not_retry_a_client_error(respx_mock):

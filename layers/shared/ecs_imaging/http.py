@@ -33,6 +33,10 @@ MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 
+# Failures that prove the request never left: no connection could be opened, or
+# none came free in the pool. A read or write timeout proves nothing of the kind.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
 
 def get_client() -> httpx.Client:
     """The process-wide client, created on first use and kept warm across invocations."""
@@ -120,9 +124,11 @@ def _send_once(
     request = get_client().build_request(method, url, headers=headers, json=json, params=params)
     try:
         response = get_client().send(request)
-    except httpx.ConnectError as exc:
+    except _NOT_SENT as exc:
         _log_request(request, None, started, None)
-        raise CloudRequestNotSent(f"Could not connect to {request.url.host!r}: {exc}") from exc
+        raise CloudRequestNotSent(
+            f"Could not connect to {request.url.host!r} ({type(exc).__name__}: {exc})"
+        ) from exc
     except httpx.TransportError as exc:
         _log_request(request, None, started, None)
         raise CloudTransientError(
