@@ -97,6 +97,8 @@ def send(
     GETs (or calls marked `idempotent`) are retried on throttling, 5xx answers and
     connection errors. Any other call is retried only when it provably never
     reached the cloud, because a create repeated blindly could make two images.
+    A Retry-After longer than the backoff cap is not waited for here: the error
+    is raised at once, for the state machine's Retry to wait.
     """
     repeatable = method == "GET" if idempotent is None else idempotent
     attempt = 1
@@ -104,9 +106,7 @@ def send(
         try:
             return _send_once(method, url, headers=headers, json=json, params=params)
         except CloudError as exc:
-            retry = repeatable or isinstance(exc, CloudRequestNotSent)
-            retryable = isinstance(exc, CloudThrottled | CloudTransientError)
-            if not (retry and retryable) or attempt >= MAX_ATTEMPTS:
+            if not _may_retry(exc, repeatable) or attempt >= MAX_ATTEMPTS:
                 raise
             time.sleep(_backoff_seconds(attempt, exc.retry_after))
             attempt += 1
@@ -165,10 +165,19 @@ def _log_request(
     )
 
 
+def _may_retry(exc: CloudError, repeatable: bool) -> bool:
+    safe = repeatable or isinstance(exc, CloudRequestNotSent)
+    retryable = isinstance(exc, CloudThrottled | CloudTransientError)
+    # A longer wait would be billed as Lambda time, and a shorter one would ask
+    # again before the cloud said it is ready.
+    patient = exc.retry_after is None or exc.retry_after <= BACKOFF_CAP_SECONDS
+
+    return safe and retryable and patient
+
+
 def _backoff_seconds(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        # The cloud said when; a longer wait belongs to the state machine's Retry.
-        return min(retry_after, BACKOFF_CAP_SECONDS)
+        return retry_after
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
 
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
