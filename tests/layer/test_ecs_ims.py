@@ -152,6 +152,45 @@ def test_create_whole_image_sends_the_vault(cloud, session):
     assert (body["instance_id"], body["vault_id"], body["name"]) == (SERVER_ID, "vault-1", "whole")
 
 
+SPEC_OPTIONS = ("max_ram", "min_ram", "enterprise_project_id")
+
+
+@pytest.mark.parametrize(
+    ("path", "create"),
+    [
+        ("/v2/cloudimages/action", ims.create_image_from_server),
+        ("/v1/cloudimages/wholeimages/action", ims.create_whole_image),
+    ],
+    ids=["system", "whole"],
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"min_ram": 0},
+        {"max_ram": 0},
+        {"max_ram": 4096, "min_ram": 1024},
+        {"enterprise_project_id": ""},
+        {"enterprise_project_id": "0"},
+        {"enterprise_project_id": "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60", "min_ram": 512},
+    ],
+)
+def test_create_image_sends_the_spec_options_exactly_when_set(
+    cloud, session, path, create, options
+):
+    route = cloud.post(f"{IMS}{path}").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+    spec = ImageSpec(name="web-01", **options)
+    vault = {"vault_id": None} if create is ims.create_whole_image else {}
+
+    create(session, server_id=SERVER_ID, spec=spec, **vault)
+
+    body = json.loads(route.calls.last.request.content)
+    assert {name: body[name] for name in SPEC_OPTIONS if name in body} == options
+    assert (body["name"], body["instance_id"]) == ("web-01", SERVER_ID)
+
+
 def test_create_data_disk_images_names_each_volume_and_no_instance(cloud, session):
     route = cloud.post(f"{IMS}/v2/cloudimages/action").mock(
         return_value=httpx.Response(200, json={"job_id": JOB_ID})
