@@ -1,5 +1,6 @@
 import itertools
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -467,3 +468,83 @@ def test_a_refused_agency_token_is_replaced_without_a_new_user_token(cloud, agen
         "agency-1",
         "agency-2",
     ]
+
+
+OTHER_IAM = "https://iam.eu-nl.otc.t-systems.com"
+TOKEN_KEY_CHANGES = {
+    "iam-endpoint": {config.IAM_ENDPOINT: OTHER_IAM},
+    "domain": {config.OS_USER_DOMAIN_NAME: "OTC-EU-DE-00000000001000000009"},
+    "user": {config.OS_USERNAME: "ecs-imaging-2"},
+    "project-name": {config.PROJECT_NAME: "eu-de_ops"},
+    "project-id": {config.PROJECT_ID: OTHER_PROJECT_ID},
+    "agency": AGENCY_ENVIRONMENT,
+}
+
+
+def _reconfigure(monkeypatch, variables):
+    for name, value in variables.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    config.reset_settings()
+    credentials.forget_credentials()
+
+
+@pytest.fixture
+def numbered_tokens(cloud):
+    """Each token request, to either IAM endpoint, answers a new token t1, t2, ..."""
+    numbers = itertools.count(1)
+
+    def answer(request):
+        return token_response(f"t{next(numbers)}")
+
+    cloud["token"].side_effect = answer
+    cloud.post(f"{OTHER_IAM}/v3/auth/tokens").mock(side_effect=answer)
+
+
+@pytest.mark.parametrize("change", TOKEN_KEY_CHANGES.values(), ids=TOKEN_KEY_CHANGES)
+def test_token_cache_gives_each_part_of_its_key_its_own_token(numbered_tokens, monkeypatch, change):
+    before = {name: os.environ.get(name) for name in change}
+    _, first = auth.get_token()
+
+    _reconfigure(monkeypatch, change)
+    _, changed = auth.get_token()
+    _reconfigure(monkeypatch, before)
+    fetches = auth.token_cache.fetches
+    _, again = auth.get_token()
+
+    assert changed.value != first.value
+    assert again == first
+    assert auth.token_cache.fetches == fetches
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {config.OS_ACCESS_KEY: OTHER_ACCESS_KEY},
+        {config.IAM_ENDPOINT: OTHER_IAM},
+        {config.PROJECT_NAME: "eu-de_ops"},
+    ],
+    ids=["access-key", "iam-endpoint", "project-name"],
+)
+def test_project_ids_are_looked_up_once_per_access_key_endpoint_and_name(
+    cloud, access_key, monkeypatch, change
+):
+    def answer(request):
+        name = request.url.params["name"]
+        return httpx.Response(200, json={"projects": [{"id": f"id-of-{name}", "name": name}]})
+
+    cloud.get(f"{IAM}/v3/projects").mock(side_effect=answer)
+    cloud.get(f"{OTHER_IAM}/v3/projects").mock(side_effect=answer)
+    before = {name: os.environ.get(name) for name in change}
+    lookups = auth.token_cache.lookups
+    first = auth.get_project_id()
+
+    _reconfigure(monkeypatch, change)
+    auth.get_project_id()
+    _reconfigure(monkeypatch, before)
+    again = auth.get_project_id()
+
+    assert again == first == "id-of-eu-de"
+    assert auth.token_cache.lookups - lookups == 2
