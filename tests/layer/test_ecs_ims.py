@@ -17,6 +17,7 @@ from ecs_imaging.session import CloudSession
 from support.cloud import ECS, IMS, PROJECT_ID, SERVER_ID
 
 JOB_ID = "8a12fc664fb4daa3014fb4e581380005"
+SERVER_JOB_ID = "ff808082889bd9690189061140c235fe"
 IMAGE_ID = "3f7185de-b59a-4bb8-aa1d-7a513528b0e9"
 DOCUMENTED_JOB = {
     "job_id": "9a175ac792fa12d20193002100dd2762",
@@ -103,6 +104,32 @@ def test_list_images_follows_the_marker_through_every_page(cloud, session, monke
     assert [p.get("marker") for p in params[1:]] == ["b", "d"]
 
 
+def test_list_images_filters_by_name_and_status_on_every_page(cloud, session, monkeypatch):
+    monkeypatch.setattr(ims, "PAGE_SIZE", 2)
+    image = {"name": "golden-web-20261204", "status": "active", "__imagetype": "private"}
+    route = cloud.get(f"{IMS}/v2/cloudimages").mock(
+        side_effect=[
+            httpx.Response(200, json={"images": [{**image, "id": "a"}, {**image, "id": "b"}]}),
+            httpx.Response(200, json={"images": [{**image, "id": "c"}]}),
+        ]
+    )
+
+    images = ims.list_images(session, name="golden-web-20261204", status="active")
+
+    assert [found.id for found in images] == ["a", "b", "c"]
+    first, second = (dict(call.request.url.params) for call in route.calls)
+    assert first == {
+        "__imagetype": "private",
+        "owner": PROJECT_ID,
+        "name": "golden-web-20261204",
+        "status": "active",
+        "limit": "2",
+        "sort_key": "created_at",
+        "sort_dir": "desc",
+    }
+    assert second == {**first, "marker": "b"}
+
+
 def test_show_server_reads_a_stopping_server_as_neither_state(cloud, session):
     cloud.get(f"{ECS}/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}").mock(
         return_value=httpx.Response(
@@ -137,6 +164,68 @@ def test_stop_server_sends_a_soft_stop(cloud, session):
     assert json.loads(route.calls.last.request.content) == {
         "os-stop": {"type": "SOFT", "servers": [{"id": SERVER_ID}]}
     }
+
+
+def test_stop_server_hard_sends_a_hard_stop(cloud, session):
+    route = cloud.post(f"{ECS}/v1/{PROJECT_ID}/cloudservers/action").mock(
+        return_value=httpx.Response(200, json={"job_id": SERVER_JOB_ID})
+    )
+
+    job_id = ecs.stop_server(session, SERVER_ID, hard=True)
+
+    assert job_id == SERVER_JOB_ID
+    assert json.loads(route.calls.last.request.content) == {
+        "os-stop": {"type": "HARD", "servers": [{"id": SERVER_ID}]}
+    }
+
+
+def test_start_server_sends_the_documented_body(cloud, session):
+    route = cloud.post(f"{ECS}/v1/{PROJECT_ID}/cloudservers/action").mock(
+        return_value=httpx.Response(200, json={"job_id": SERVER_JOB_ID})
+    )
+
+    job_id = ecs.start_server(session, SERVER_ID)
+
+    assert job_id == SERVER_JOB_ID
+    assert json.loads(route.calls.last.request.content) == {
+        "os-start": {"servers": [{"id": SERVER_ID}]}
+    }
+    assert route.calls.last.request.headers["X-Auth-Token"] == "MIItoken-1"
+
+
+def test_show_server_job_reads_the_documented_sub_jobs_from_ecs(cloud, session):
+    # The job_type strings of a batch stop are not documented (reference 3.4).
+    sub_job = {
+        "status": "SUCCESS",
+        "entities": {"server_id": SERVER_ID},
+        "job_id": "ff808082889bd96901890611421e0301",
+        "job_type": "stopServer",
+        "begin_time": "2024-11-06T06:19:45.012Z",
+        "end_time": "2024-11-06T06:20:31.441Z",
+        "error_code": None,
+        "fail_reason": None,
+    }
+    route = cloud.get(f"{ECS}/v1/{PROJECT_ID}/jobs/{SERVER_JOB_ID}").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "status": "SUCCESS",
+                "entities": {"sub_jobs_total": 1, "sub_jobs": [sub_job]},
+                "job_id": SERVER_JOB_ID,
+                "job_type": "batchStopServers",
+                "begin_time": "2024-11-06T06:19:43.195Z",
+                "end_time": "2024-11-06T06:20:33.158Z",
+                "error_code": None,
+                "fail_reason": None,
+            },
+        )
+    )
+
+    job = ecs.show_job(session, SERVER_JOB_ID)
+
+    assert (job.job_id, job.status, job.error_code) == (SERVER_JOB_ID, JobStatus.SUCCESS, None)
+    assert job.entities.data_image_ids == []
+    assert route.call_count == 1
 
 
 def test_create_whole_image_sends_the_vault(cloud, session):
