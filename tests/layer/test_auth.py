@@ -1,13 +1,15 @@
 import itertools
 import json
+import os
 import threading
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from ecs_imaging import auth, clock, config, credentials, ecs
-from ecs_imaging.errors import CloudAuthError, ConfigurationError
+from ecs_imaging.errors import CloudAuthError, ConfigurationError, InvalidRequest
 from ecs_imaging.session import CloudSession
+from ecs_imaging_local.environment import configured, emulator_environment
 from support.cloud import ECS, IAM, PASSWORD, PROJECT_ID, SERVER_ID, token_response
 
 SERVER = {"server": {"id": SERVER_ID, "name": "web-01", "status": "SHUTOFF"}}
@@ -96,7 +98,9 @@ def test_session_gives_up_after_a_second_refusal(cloud):
 
 def test_token_cache_is_keyed_by_endpoint(cloud, monkeypatch):
     other = "https://iam.eu-nl.otc.t-systems.com"
-    cloud.post(f"{other}/v3/auth/tokens").mock(return_value=token_response("nl"))
+    cloud.post(f"{other}/v3/auth/tokens").mock(
+        return_value=token_response("nl", project_name="eu-nl")
+    )
     auth.get_token()
 
     monkeypatch.setenv(config.REGION, "eu-nl")
@@ -104,6 +108,104 @@ def test_token_cache_is_keyed_by_endpoint(cloud, monkeypatch):
     _, token = auth.get_token()
 
     assert token.value == "nl"
+
+
+OTHER_PROJECT_ID = "9f8e7d6c5b4a30291807f6e5d4c3b2a1"
+PROJECT_NOT_FOUND = httpx.Response(
+    400, json={"error_code": "IAM.1109", "error_msg": "The project information cannot be found."}
+)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        (config.PROJECT_NAME, "eu-de_missing"),
+        (config.OS_PROJECT_NAME, "eu-de_missing"),
+        (config.PROJECT_ID, OTHER_PROJECT_ID),
+        (config.OS_PROJECT_ID, OTHER_PROJECT_ID),
+        (config.REGION, "eu-de"),
+    ],
+)
+def test_a_project_iam_cannot_find_names_the_variable_and_its_value(
+    cloud, monkeypatch, variable, value
+):
+    monkeypatch.setenv(variable, value)
+    cloud["token"].mock(return_value=PROJECT_NOT_FOUND)
+
+    with pytest.raises(ConfigurationError) as caught:
+        auth.get_token()
+
+    assert variable in str(caught.value)
+    assert repr(value) in str(caught.value)
+    assert cloud["token"].call_count == 1
+
+
+def test_a_project_not_found_by_another_call_stays_a_cloud_error(cloud):
+    cloud.get(f"{ECS}/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}").mock(
+        return_value=PROJECT_NOT_FOUND
+    )
+
+    with pytest.raises(InvalidRequest):
+        ecs.show_server(CloudSession(), SERVER_ID)
+
+
+@pytest.mark.parametrize("project_name", ["eu-nl", "eu-nl_ops", "eu-deops", "eu"])
+def test_a_token_for_a_project_of_another_region_names_the_variable(
+    cloud, monkeypatch, project_name
+):
+    monkeypatch.setenv(config.OS_PROJECT_ID, OTHER_PROJECT_ID)
+    cloud["token"].mock(return_value=token_response(project_name=project_name))
+
+    with pytest.raises(ConfigurationError) as caught:
+        auth.get_token()
+
+    message = str(caught.value)
+    assert config.OS_PROJECT_ID in message
+    assert repr(OTHER_PROJECT_ID) in message
+    assert repr(project_name) in message and "'eu-de'" in message
+
+
+@pytest.mark.parametrize("project_name", ["eu-de", "eu-de_ops"])
+def test_a_token_for_a_project_of_the_region_is_accepted(cloud, monkeypatch, project_name):
+    monkeypatch.setenv(config.PROJECT_ID, OTHER_PROJECT_ID)
+    cloud["token"].mock(return_value=token_response(project_name=project_name))
+
+    _, token = auth.get_token()
+
+    assert token.project_name == project_name
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [(config.PROJECT_NAME, "eu-de_missing"), (config.OS_PROJECT_ID, OTHER_PROJECT_ID)],
+)
+def test_the_emulator_refuses_an_unknown_project_as_iam_does(emulator, variable, value):
+    environment = {**emulator_environment(emulator), variable: value}
+
+    with configured(environment, emulator), pytest.raises(ConfigurationError) as caught:
+        auth.get_token()
+
+    assert variable in str(caught.value) and repr(value) in str(caught.value)
+    assert emulator.counters["iam.token"] == 1
+    assert emulator.counters["http.400"] == 1
+
+
+def test_an_agency_into_a_project_of_another_region_is_refused_on_the_emulator(emulator):
+    agency = emulator.add_agency(
+        "OTC-EU-DE-00000000001000000002", "ops-agency", OTHER_PROJECT_ID, project_name="eu-nl"
+    )
+    environment = {
+        **emulator_environment(emulator),
+        config.PROJECT_ID: OTHER_PROJECT_ID,
+        config.AGENCY_NAME: agency.agency_name,
+        config.AGENCY_DOMAIN_NAME: agency.domain_name,
+    }
+
+    with configured(environment, emulator), pytest.raises(ConfigurationError) as caught:
+        auth.get_token()
+
+    assert config.PROJECT_ID in str(caught.value) and "'eu-nl'" in str(caught.value)
+    assert emulator.counters["iam.agency_token"] == 1
 
 
 def test_refused_password_is_reported_without_the_password(cloud):
@@ -366,3 +468,83 @@ def test_a_refused_agency_token_is_replaced_without_a_new_user_token(cloud, agen
         "agency-1",
         "agency-2",
     ]
+
+
+OTHER_IAM = "https://iam.eu-nl.otc.t-systems.com"
+TOKEN_KEY_CHANGES = {
+    "iam-endpoint": {config.IAM_ENDPOINT: OTHER_IAM},
+    "domain": {config.OS_USER_DOMAIN_NAME: "OTC-EU-DE-00000000001000000009"},
+    "user": {config.OS_USERNAME: "ecs-imaging-2"},
+    "project-name": {config.PROJECT_NAME: "eu-de_ops"},
+    "project-id": {config.PROJECT_ID: OTHER_PROJECT_ID},
+    "agency": AGENCY_ENVIRONMENT,
+}
+
+
+def _reconfigure(monkeypatch, variables):
+    for name, value in variables.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    config.reset_settings()
+    credentials.forget_credentials()
+
+
+@pytest.fixture
+def numbered_tokens(cloud):
+    """Each token request, to either IAM endpoint, answers a new token t1, t2, ..."""
+    numbers = itertools.count(1)
+
+    def answer(request):
+        return token_response(f"t{next(numbers)}")
+
+    cloud["token"].side_effect = answer
+    cloud.post(f"{OTHER_IAM}/v3/auth/tokens").mock(side_effect=answer)
+
+
+@pytest.mark.parametrize("change", TOKEN_KEY_CHANGES.values(), ids=TOKEN_KEY_CHANGES)
+def test_token_cache_gives_each_part_of_its_key_its_own_token(numbered_tokens, monkeypatch, change):
+    before = {name: os.environ.get(name) for name in change}
+    _, first = auth.get_token()
+
+    _reconfigure(monkeypatch, change)
+    _, changed = auth.get_token()
+    _reconfigure(monkeypatch, before)
+    fetches = auth.token_cache.fetches
+    _, again = auth.get_token()
+
+    assert changed.value != first.value
+    assert again == first
+    assert auth.token_cache.fetches == fetches
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {config.OS_ACCESS_KEY: OTHER_ACCESS_KEY},
+        {config.IAM_ENDPOINT: OTHER_IAM},
+        {config.PROJECT_NAME: "eu-de_ops"},
+    ],
+    ids=["access-key", "iam-endpoint", "project-name"],
+)
+def test_project_ids_are_looked_up_once_per_access_key_endpoint_and_name(
+    cloud, access_key, monkeypatch, change
+):
+    def answer(request):
+        name = request.url.params["name"]
+        return httpx.Response(200, json={"projects": [{"id": f"id-of-{name}", "name": name}]})
+
+    cloud.get(f"{IAM}/v3/projects").mock(side_effect=answer)
+    cloud.get(f"{OTHER_IAM}/v3/projects").mock(side_effect=answer)
+    before = {name: os.environ.get(name) for name in change}
+    lookups = auth.token_cache.lookups
+    first = auth.get_project_id()
+
+    _reconfigure(monkeypatch, change)
+    auth.get_project_id()
+    _reconfigure(monkeypatch, before)
+    again = auth.get_project_id()
+
+    assert again == first == "id-of-eu-de"
+    assert auth.token_cache.lookups - lookups == 2

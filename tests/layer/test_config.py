@@ -59,6 +59,29 @@ def test_load_settings_accepts_a_sub_project_of_the_region():
     assert settings.project_name == "eu-de_ops"
 
 
+PROJECT_ID = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({config.OS_REGION_NAME: "eu-de"}, config.OS_REGION_NAME),
+        ({config.REGION: "eu-de", config.OS_PROJECT_NAME: "eu-de_ops"}, config.OS_PROJECT_NAME),
+        (
+            {
+                config.REGION: "eu-de",
+                config.PROJECT_NAME: "eu-de_ops",
+                config.OS_PROJECT_ID: PROJECT_ID,
+            },
+            config.OS_PROJECT_ID,
+        ),
+        ({config.REGION: "eu-de", config.PROJECT_ID: PROJECT_ID}, config.PROJECT_ID),
+    ],
+)
+def test_load_settings_records_the_variable_the_project_scope_comes_from(environ, variable):
+    assert config.load_settings(environ).project_variable == variable
+
+
 def test_get_settings_reads_the_environment_once(monkeypatch):
     first = config.get_settings()
     monkeypatch.setenv(config.REGION, "eu-nl")

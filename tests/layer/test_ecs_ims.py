@@ -17,6 +17,7 @@ from ecs_imaging.session import CloudSession
 from support.cloud import ECS, IMS, PROJECT_ID, SERVER_ID
 
 JOB_ID = "8a12fc664fb4daa3014fb4e581380005"
+SERVER_JOB_ID = "ff808082889bd9690189061140c235fe"
 IMAGE_ID = "3f7185de-b59a-4bb8-aa1d-7a513528b0e9"
 DOCUMENTED_JOB = {
     "job_id": "9a175ac792fa12d20193002100dd2762",
@@ -103,6 +104,32 @@ def test_list_images_follows_the_marker_through_every_page(cloud, session, monke
     assert [p.get("marker") for p in params[1:]] == ["b", "d"]
 
 
+def test_list_images_filters_by_name_and_status_on_every_page(cloud, session, monkeypatch):
+    monkeypatch.setattr(ims, "PAGE_SIZE", 2)
+    image = {"name": "golden-web-20261204", "status": "active", "__imagetype": "private"}
+    route = cloud.get(f"{IMS}/v2/cloudimages").mock(
+        side_effect=[
+            httpx.Response(200, json={"images": [{**image, "id": "a"}, {**image, "id": "b"}]}),
+            httpx.Response(200, json={"images": [{**image, "id": "c"}]}),
+        ]
+    )
+
+    images = ims.list_images(session, name="golden-web-20261204", status="active")
+
+    assert [found.id for found in images] == ["a", "b", "c"]
+    first, second = (dict(call.request.url.params) for call in route.calls)
+    assert first == {
+        "__imagetype": "private",
+        "owner": PROJECT_ID,
+        "name": "golden-web-20261204",
+        "status": "active",
+        "limit": "2",
+        "sort_key": "created_at",
+        "sort_dir": "desc",
+    }
+    assert second == {**first, "marker": "b"}
+
+
 def test_show_server_reads_a_stopping_server_as_neither_state(cloud, session):
     cloud.get(f"{ECS}/v1/{PROJECT_ID}/cloudservers/{SERVER_ID}").mock(
         return_value=httpx.Response(
@@ -139,6 +166,68 @@ def test_stop_server_sends_a_soft_stop(cloud, session):
     }
 
 
+def test_stop_server_hard_sends_a_hard_stop(cloud, session):
+    route = cloud.post(f"{ECS}/v1/{PROJECT_ID}/cloudservers/action").mock(
+        return_value=httpx.Response(200, json={"job_id": SERVER_JOB_ID})
+    )
+
+    job_id = ecs.stop_server(session, SERVER_ID, hard=True)
+
+    assert job_id == SERVER_JOB_ID
+    assert json.loads(route.calls.last.request.content) == {
+        "os-stop": {"type": "HARD", "servers": [{"id": SERVER_ID}]}
+    }
+
+
+def test_start_server_sends_the_documented_body(cloud, session):
+    route = cloud.post(f"{ECS}/v1/{PROJECT_ID}/cloudservers/action").mock(
+        return_value=httpx.Response(200, json={"job_id": SERVER_JOB_ID})
+    )
+
+    job_id = ecs.start_server(session, SERVER_ID)
+
+    assert job_id == SERVER_JOB_ID
+    assert json.loads(route.calls.last.request.content) == {
+        "os-start": {"servers": [{"id": SERVER_ID}]}
+    }
+    assert route.calls.last.request.headers["X-Auth-Token"] == "MIItoken-1"
+
+
+def test_show_server_job_reads_the_documented_sub_jobs_from_ecs(cloud, session):
+    # The job_type strings of a batch stop are not documented (reference 3.4).
+    sub_job = {
+        "status": "SUCCESS",
+        "entities": {"server_id": SERVER_ID},
+        "job_id": "ff808082889bd96901890611421e0301",
+        "job_type": "stopServer",
+        "begin_time": "2024-11-06T06:19:45.012Z",
+        "end_time": "2024-11-06T06:20:31.441Z",
+        "error_code": None,
+        "fail_reason": None,
+    }
+    route = cloud.get(f"{ECS}/v1/{PROJECT_ID}/jobs/{SERVER_JOB_ID}").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "status": "SUCCESS",
+                "entities": {"sub_jobs_total": 1, "sub_jobs": [sub_job]},
+                "job_id": SERVER_JOB_ID,
+                "job_type": "batchStopServers",
+                "begin_time": "2024-11-06T06:19:43.195Z",
+                "end_time": "2024-11-06T06:20:33.158Z",
+                "error_code": None,
+                "fail_reason": None,
+            },
+        )
+    )
+
+    job = ecs.show_job(session, SERVER_JOB_ID)
+
+    assert (job.job_id, job.status, job.error_code) == (SERVER_JOB_ID, JobStatus.SUCCESS, None)
+    assert job.entities.data_image_ids == []
+    assert route.call_count == 1
+
+
 def test_create_whole_image_sends_the_vault(cloud, session):
     route = cloud.post(f"{IMS}/v1/cloudimages/wholeimages/action").mock(
         return_value=httpx.Response(200, json={"job_id": JOB_ID})
@@ -150,6 +239,45 @@ def test_create_whole_image_sends_the_vault(cloud, session):
 
     body = json.loads(route.calls.last.request.content)
     assert (body["instance_id"], body["vault_id"], body["name"]) == (SERVER_ID, "vault-1", "whole")
+
+
+SPEC_OPTIONS = ("max_ram", "min_ram", "enterprise_project_id")
+
+
+@pytest.mark.parametrize(
+    ("path", "create"),
+    [
+        ("/v2/cloudimages/action", ims.create_image_from_server),
+        ("/v1/cloudimages/wholeimages/action", ims.create_whole_image),
+    ],
+    ids=["system", "whole"],
+)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"min_ram": 0},
+        {"max_ram": 0},
+        {"max_ram": 4096, "min_ram": 1024},
+        {"enterprise_project_id": ""},
+        {"enterprise_project_id": "0"},
+        {"enterprise_project_id": "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60", "min_ram": 512},
+    ],
+)
+def test_create_image_sends_the_spec_options_exactly_when_set(
+    cloud, session, path, create, options
+):
+    route = cloud.post(f"{IMS}{path}").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+    spec = ImageSpec(name="web-01", **options)
+    vault = {"vault_id": None} if create is ims.create_whole_image else {}
+
+    create(session, server_id=SERVER_ID, spec=spec, **vault)
+
+    body = json.loads(route.calls.last.request.content)
+    assert {name: body[name] for name in SPEC_OPTIONS if name in body} == options
+    assert (body["name"], body["instance_id"]) == ("web-01", SERVER_ID)
 
 
 def test_create_data_disk_images_names_each_volume_and_no_instance(cloud, session):

@@ -12,7 +12,11 @@ PASSWORD = "s3cret-Passw0rd!"
 SERVER_ID = "877a2cda-ba63-4e1e-b95f-e67e48b6129a"
 
 
-def token_response(token: str = "MIItoken-1", hours: float = 24) -> httpx.Response:  # noqa: S107
+def token_response(
+    token: str = "MIItoken-1",  # noqa: S107
+    hours: float = 24,
+    project_name: str = "eu-de",
+) -> httpx.Response:
     """A 201 shaped like the documented IAM answer."""
     now = datetime.now(UTC)
     body = {
@@ -20,7 +24,11 @@ def token_response(token: str = "MIItoken-1", hours: float = 24) -> httpx.Respon
             "expires_at": (now + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "issued_at": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "methods": ["password"],
-            "project": {"id": PROJECT_ID, "name": "eu-de", "domain": {"id": "d1", "name": "x"}},
+            "project": {
+                "id": PROJECT_ID,
+                "name": project_name,
+                "domain": {"id": "d1", "name": "x"},
+            },
         }
     }
     return httpx.Response(201, json=body, headers={"X-Subject-Token": token})

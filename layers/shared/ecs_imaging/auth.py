@@ -22,12 +22,14 @@ from .credentials import (
     PasswordCredentials,
     get_credentials,
 )
-from .errors import CloudAuthError, CloudError, ConfigurationError
+from .errors import CloudAuthError, CloudError, ConfigurationError, InvalidRequest
 
 logger = logging.getLogger(__name__)
 
 # Not documented: a margin that keeps a token from expiring in the middle of a run.
 REFRESH_MARGIN = timedelta(minutes=10)
+# IAM's answer to a token request scoped to a project name or id it does not know.
+PROJECT_NOT_FOUND = "IAM.1109"
 
 CredentialsT = TypeVar("CredentialsT", PasswordCredentials, AccessKeyCredentials)
 ResultT = TypeVar("ResultT")
@@ -56,8 +58,9 @@ class Token:
     """An IAM token; its value never appears in a repr or a log."""
 
     value: str = field(repr=False)
-    project_id: str  # empty for a token scoped to a domain
+    project_id: str  # empty for a token scoped to a domain, as is project_name
     expires_at: datetime
+    project_name: str = ""
 
     def is_fresh(self, now: datetime) -> bool:
         """True while the token is comfortably far from its expiry."""
@@ -296,16 +299,45 @@ def _request_token(
     if user_token is not None:
         headers["X-Auth-Token"] = user_token.value
 
-    response = http.send(
-        "POST",
-        f"{settings.iam_endpoint}/v3/auth/tokens",
-        params={"nocatalog": "true"},
-        headers=headers,
-        json={"auth": {"identity": identity, "scope": scope}},
-        idempotent=True,
-    )
+    try:
+        response = http.send(
+            "POST",
+            f"{settings.iam_endpoint}/v3/auth/tokens",
+            params={"nocatalog": "true"},
+            headers=headers,
+            json={"auth": {"identity": identity, "scope": scope}},
+            idempotent=True,
+        )
+    except InvalidRequest as exc:
+        if exc.error_code == PROJECT_NOT_FOUND and "project" in scope:
+            raise _unknown_project(settings) from None
+        raise
 
-    return _parse_token(response.headers.get("X-Subject-Token"), response.json(), scope)
+    token = _parse_token(response.headers.get("X-Subject-Token"), response.json(), scope)
+    if "project" in scope:
+        _check_project_region(settings, token)
+
+    return token
+
+
+def _unknown_project(settings: config.Settings) -> ConfigurationError:
+    value = settings.project_id or settings.project_name
+
+    return ConfigurationError(f"IAM knows no project {value!r}; fix {settings.project_variable}.")
+
+
+def _check_project_region(settings: config.Settings, token: Token) -> None:
+    # IAM scopes a token to a project id of any region, but ECS and IMS serve the
+    # projects of their own region only.
+    region = settings.region
+    if token.project_name == region or token.project_name.startswith(f"{region}_"):
+        return
+
+    value = settings.project_id or settings.project_name
+    raise ConfigurationError(
+        f"{settings.project_variable} {value!r} names project {token.project_name!r}, "
+        f"which does not belong to region {region!r}."
+    )
 
 
 def _password_identity(credentials: PasswordCredentials) -> dict[str, Any]:
@@ -328,7 +360,8 @@ def _project_scope(settings: config.Settings) -> dict[str, Any]:
 def _parse_token(value: str | None, body: object, scope: dict[str, Any]) -> Token:
     try:
         token = body["token"]  # type: ignore[index]
-        project_id = str(token["project"]["id"]) if "project" in scope else ""
+        project = token["project"] if "project" in scope else {"id": "", "name": ""}
+        project_id, project_name = str(project["id"]), str(project["name"])
         expires_at = datetime.fromisoformat(str(token["expires_at"]).replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError) as exc:
         raise CloudError(f"IAM answered a token without a usable body: {exc!r}") from None
@@ -336,7 +369,9 @@ def _parse_token(value: str | None, body: object, scope: dict[str, Any]) -> Toke
         raise CloudError("IAM answered without an X-Subject-Token header.")
     logger.debug("Got a token", extra={"project_id": project_id, "expires_at": str(expires_at)})
 
-    return Token(value=value, project_id=project_id, expires_at=expires_at)
+    return Token(
+        value=value, project_id=project_id, expires_at=expires_at, project_name=project_name
+    )
 
 
 def _read_project_ids(body: object, project_name: str) -> list[str]:

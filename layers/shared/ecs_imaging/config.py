@@ -93,6 +93,8 @@ class Settings(NamedTuple):
     event_bus_name: str = "default"
     # A PEM file of CAs trusted besides the system's; http.get_client loads it.
     ca_bundle: str | None = None
+    # The variable the token's project scope came from, for messages naming the fix.
+    project_variable: str = PROJECT_NAME
 
 
 @functools.cache
@@ -125,6 +127,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     id_variable, project_id = _lookup(environ, PROJECT_ID, OS_PROJECT_ID)
     if project_id and not _PROJECT_ID_PATTERN.match(project_id):
         raise ConfigurationError(f"{id_variable} is not a project id: {project_id!r}.")
+    # The token is scoped by the id when one is set, else by the name, else the region.
+    scope_names = (PROJECT_ID, OS_PROJECT_ID, PROJECT_NAME, OS_PROJECT_NAME, region_variable)
+    scope_variable, _ = _lookup(environ, *scope_names)
 
     min_wait = _read_int(environ, MIN_WAIT_SECONDS, 10, 1, 3600)
     max_wait = _read_int(environ, MAX_WAIT_SECONDS, 120, 1, 3600)
@@ -148,6 +153,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         http_timeout_seconds=float(_read_int(environ, HTTP_TIMEOUT_SECONDS, 10, 1, 60)),
         event_bus_name=environ.get(EVENT_BUS_NAME) or "default",
         ca_bundle=environ.get(CA_BUNDLE, "").strip() or None,
+        project_variable=scope_variable,
     )
 
 

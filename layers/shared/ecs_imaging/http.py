@@ -33,6 +33,10 @@ MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 8.0
 
+# Failures that prove the request never left: no connection could be opened, or
+# none came free in the pool. A read or write timeout proves nothing of the kind.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
 
 def get_client() -> httpx.Client:
     """The process-wide client, created on first use and kept warm across invocations."""
@@ -93,6 +97,8 @@ def send(
     GETs (or calls marked `idempotent`) are retried on throttling, 5xx answers and
     connection errors. Any other call is retried only when it provably never
     reached the cloud, because a create repeated blindly could make two images.
+    A Retry-After longer than the backoff cap is not waited for here: the error
+    is raised at once, for the state machine's Retry to wait.
     """
     repeatable = method == "GET" if idempotent is None else idempotent
     attempt = 1
@@ -100,9 +106,7 @@ def send(
         try:
             return _send_once(method, url, headers=headers, json=json, params=params)
         except CloudError as exc:
-            retry = repeatable or isinstance(exc, CloudRequestNotSent)
-            retryable = isinstance(exc, CloudThrottled | CloudTransientError)
-            if not (retry and retryable) or attempt >= MAX_ATTEMPTS:
+            if not _may_retry(exc, repeatable) or attempt >= MAX_ATTEMPTS:
                 raise
             time.sleep(_backoff_seconds(attempt, exc.retry_after))
             attempt += 1
@@ -120,9 +124,11 @@ def _send_once(
     request = get_client().build_request(method, url, headers=headers, json=json, params=params)
     try:
         response = get_client().send(request)
-    except httpx.ConnectError as exc:
+    except _NOT_SENT as exc:
         _log_request(request, None, started, None)
-        raise CloudRequestNotSent(f"Could not connect to {request.url.host!r}: {exc}") from exc
+        raise CloudRequestNotSent(
+            f"Could not connect to {request.url.host!r} ({type(exc).__name__}: {exc})"
+        ) from exc
     except httpx.TransportError as exc:
         _log_request(request, None, started, None)
         raise CloudTransientError(
@@ -159,10 +165,19 @@ def _log_request(
     )
 
 
+def _may_retry(exc: CloudError, repeatable: bool) -> bool:
+    safe = repeatable or isinstance(exc, CloudRequestNotSent)
+    retryable = isinstance(exc, CloudThrottled | CloudTransientError)
+    # A longer wait would be billed as Lambda time, and a shorter one would ask
+    # again before the cloud said it is ready.
+    patient = exc.retry_after is None or exc.retry_after <= BACKOFF_CAP_SECONDS
+
+    return safe and retryable and patient
+
+
 def _backoff_seconds(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
-        # The cloud said when; a longer wait belongs to the state machine's Retry.
-        return min(retry_after, BACKOFF_CAP_SECONDS)
+        return retry_after
     ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
 
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography

@@ -24,6 +24,7 @@ from .session import CloudSession
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
+_SPEC_OPTIONS = {"max_ram", "min_ram", "enterprise_project_id"}
 ExportFormat = Literal["qcow2", "vhd", "zvhd", "vmdk"]
 
 
@@ -197,12 +198,10 @@ def _spec_body(spec: ImageSpec) -> dict[str, Any]:
         "description": spec.description,
         "image_tags": [{"key": key, "value": value} for key, value in spec.tags.items()],
     }
-    for field in ("max_ram", "min_ram", "enterprise_project_id"):
-        value = getattr(spec, field)
-        if value is not None:
-            body[field] = value
+    # The options go only when set, so a body left alone keeps IMS's own defaults.
+    options = spec.model_dump(include=_SPEC_OPTIONS, exclude_unset=True, exclude_none=True)
 
-    return body
+    return body | options
 
 
 def _start_job(session: CloudSession, path: str, body: Mapping[str, Any]) -> str:

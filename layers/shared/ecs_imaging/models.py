@@ -80,6 +80,14 @@ def _check_unique(tags: dict[str, str]) -> dict[str, str]:
     return checked
 
 
+def _check_enterprise_project(value: str) -> str:
+    # "0" and "" both mean the default enterprise project (reference 2.1).
+    if value in ("0", "") or re.fullmatch(UUID_PATTERN, value):
+        return value
+
+    raise ValueError("must be '0', '' or a UUID")
+
+
 def _check_image_tags(tags: dict[str, str]) -> dict[str, str]:
     checked = _check_unique(tags)
     if len(checked) > MAX_TAGS_PER_IMAGE:
@@ -95,6 +103,8 @@ ImageName = Annotated[str, Field(pattern=IMAGE_NAME_PATTERN, max_length=128)]
 Description = Annotated[str, Field(max_length=1024), AfterValidator(_check_description)]
 Tags = Annotated[dict[str, str], AfterValidator(_check_tags)]
 ImageTags = Annotated[dict[str, str], AfterValidator(_check_image_tags)]
+Megabytes = Annotated[int, Strict(), Field(ge=0)]
+EnterpriseProjectId = Annotated[str, Strict(), AfterValidator(_check_enterprise_project)]
 
 
 class StopPolicy(StrEnum):
@@ -559,9 +569,10 @@ class ImageSpec(BaseModel):
     name: ImageName
     description: Description = ""
     tags: ImageTags = Field(default_factory=dict)
-    max_ram: int | None = Field(default=None, ge=0)
-    min_ram: int | None = Field(default=None, ge=0)
-    enterprise_project_id: str | None = Field(default=None, max_length=36)
+    max_ram: Megabytes | None = None
+    # 0: no lower limit.
+    min_ram: Megabytes = 0
+    enterprise_project_id: EnterpriseProjectId | None = None
 
 
 class ImageTagSet(BaseModel):
