@@ -1,6 +1,8 @@
+from typing import Any
+
 import pytest
 from ecs_imaging.errors import InvalidInput
-from ecs_imaging.models import ImageSpec, parse_model
+from ecs_imaging.models import ImageSpec, Job, parse_model
 
 ENTERPRISE_PROJECT_ID = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 
@@ -49,3 +51,27 @@ def test_image_spec_asks_for_no_ram_limits_by_default():
     spec = ImageSpec(name="web-01")
 
     assert (spec.min_ram, spec.max_ram, spec.enterprise_project_id) == (0, None, None)
+
+
+def _job(**fields: Any) -> Job:
+    return Job.model_validate({"job_id": "j-1", "status": "FAIL", **fields})
+
+
+def test_a_failed_jobs_own_code_and_reason_say_why():
+    job = _job(error_code="Ecs.0010", fail_reason="internal error")
+
+    assert job.failure == "Ecs.0010 internal error"
+
+
+def test_a_batch_job_that_failed_in_a_sub_job_says_the_sub_jobs_why():
+    sub_jobs = [
+        {"status": "SUCCESS", "job_id": "s-1"},
+        {"status": "FAIL", "job_id": "s-2", "error_code": "Ecs.0108", "fail_reason": "busy"},
+    ]
+    job = _job(entities={"sub_jobs_total": 2, "sub_jobs": sub_jobs})
+
+    assert job.failure == "Ecs.0108 busy"
+
+
+def test_a_job_that_says_nothing_says_so():
+    assert _job().failure == "no reason given"

@@ -487,6 +487,8 @@ class SubJob(_ApiModel):
 
     status: JobStatus | None = None
     job_id: str | None = None
+    error_code: str | None = None
+    fail_reason: str | None = None
     entities: SubJobEntities = Field(default_factory=SubJobEntities)
 
 
@@ -497,6 +499,8 @@ class JobEntities(_ApiModel):
     image_name: str | None = None
     process_percent: float | None = None
     sub_jobs_result: list[SubJob] = Field(default_factory=list)
+    # ECS batch jobs (stop, start) keep their per-server outcome here.
+    sub_jobs: list[SubJob] = Field(default_factory=list)
     # Huawei Cloud reports data-disk images here instead of in the sub-jobs.
     data_images: list[SubJobEntities] = Field(default_factory=list, alias="__data_images")
 
@@ -520,6 +524,21 @@ class Job(_ApiModel):
     error_code: str | None = None
     fail_reason: str | None = None
     entities: JobEntities = Field(default_factory=JobEntities)
+
+    @property
+    def failure(self) -> str:
+        """Why the job failed: its own code and reason, or its first failed sub-job's."""
+        failed = [
+            sub
+            for sub in [*self.entities.sub_jobs, *self.entities.sub_jobs_result]
+            if sub.status is JobStatus.FAIL and (sub.error_code or sub.fail_reason)
+        ]
+        source: Job | SubJob = (
+            self if (self.error_code or self.fail_reason) or not failed else failed[0]
+        )
+        words = [word for word in (source.error_code, source.fail_reason) if word]
+
+        return " ".join(words) or "no reason given"
 
 
 class Image(_ApiModel):

@@ -132,8 +132,7 @@ def check_server(
         stop_failed = job.status is JobStatus.FAIL
         if stop_failed and previous.hard_stop:
             raise ServerJobFailed(
-                f"Stopping server {run.server_id!r} failed in job {job.job_id!r}: "
-                f"{job.error_code} {job.fail_reason}"
+                f"Stopping server {run.server_id!r} failed in job {job.job_id!r}: {job.failure}"
             )
     server = ecs.show_server(session, run.server_id)
 
