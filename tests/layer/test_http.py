@@ -1,4 +1,5 @@
 import logging
+import os
 
 import httpx
 import pytest
@@ -260,3 +261,18 @@ def test_get_client_names_the_variable_and_the_path_of_a_bad_ca_bundle(
 
     assert str(raised.value).startswith(f"ECS_IMAGING_CA_BUNDLE names {str(bundle)!r}")
     assert problem in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_get_client_refuses_a_ca_bundle_that_is_no_regular_file_without_blocking(
+    tmp_path, monkeypatch, kind
+):
+    bundle = tmp_path / "bundle.pem"
+    if kind == "fifo":
+        os.mkfifo(bundle)
+    else:
+        bundle.mkdir()
+    monkeypatch.setenv(config.CA_BUNDLE, str(bundle))
+
+    with pytest.raises(ConfigurationError, match="which is not a regular file"):
+        http.get_client()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import ssl
 import threading
@@ -59,6 +60,11 @@ def _trusted_authorities(ca_bundle: str | None) -> ssl.SSLContext | bool:
     # verification, so no setting turns certificate checks off.
     if ca_bundle is None:
         return True
+    if os.path.exists(ca_bundle) and not os.path.isfile(ca_bundle):
+        # A FIFO or a device would block the read; a folder is no bundle either.
+        raise ConfigurationError(
+            f"{config.CA_BUNDLE} names {ca_bundle!r}, which is not a regular file."
+        )
     context = httpx.create_ssl_context()
     try:
         context.load_verify_locations(cafile=ca_bundle)
