@@ -11,12 +11,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from .state import CallFault, Fault, State
+from .state import CallFault, Fault, ServerJobFault, State
 from .wire import ApiError, flat_error, nested_error
 
 THROTTLE_CODES = {"iam": "APIGW.0308", "ecs": "Common.1503", "ims": "IMG.0060"}
 GATEWAY_THROTTLE = "APIGW.0308"
 ERROR_STATUSES = (500, 502, 503, 504)
+SERVER_JOB_ACTIONS = ("stop", "start")
 MAX_DELAY_SECONDS = 60.0
 # The fault names the admin endpoint accepts: the public methods of Faults.
 NAMES = (
@@ -27,6 +28,8 @@ NAMES = (
     "fail_next_image_job",
     "stick_next_image_job",
     "hide_next_sub_job_results",
+    "fail_next_server_job",
+    "ignore_soft_stop",
     "delete_server",
     "start_server",
     "revoke_tokens",
@@ -120,6 +123,39 @@ class Faults:
         """Make the next data-disk image job succeed with empty ``sub_jobs_result``."""
         self._queue(Fault("no_sub_jobs"))
 
+    def fail_next_server_job(
+        self,
+        error_code: str = "Ecs.0611",
+        fail_reason: str = "The batch operation failed.",
+        *,
+        action: str | None = None,
+    ) -> None:
+        """Make the next ECS stop or start job (or the next of ``action``) end FAIL.
+
+        Its servers stay as they were; the job fails when they would have settled.
+        """
+        _check_text("error_code", error_code)
+        _check_text("fail_reason", fail_reason)
+        if action is not None and action not in SERVER_JOB_ACTIONS:
+            raise ValueError(f"The action is 'stop', 'start' or None, not {action!r}.")
+
+        fault = ServerJobFault(error_code, fail_reason, action)
+        with self._state.lock:
+            self._state.server_job_faults.append(fault)
+
+    def ignore_soft_stop(self, server_id: str, enabled: bool = True) -> None:
+        """Make a server's guest ignore SOFT stops (it stays ACTIVE), or heed them again.
+
+        A HARD stop still stops it.
+        """
+        _check_flag("enabled", enabled)
+        with self._state.lock:
+            self._check_server(server_id)
+            if enabled:
+                self._state.soft_stop_ignored.add(server_id)
+            else:
+                self._state.soft_stop_ignored.discard(server_id)
+
     def delete_server(self, server_id: str, *, at_next_image_job: bool = False) -> None:
         """Delete a server now, or right after its next image job is accepted."""
         self._change_server(server_id, "delete", at_next_image_job)
@@ -136,17 +172,19 @@ class Faults:
 
     def require_stopped(self, enabled: bool = True) -> None:
         """Make imaging a server that is not SHUTOFF get 400 IMG.0008, or not."""
-        if not isinstance(enabled, bool):
-            raise ValueError(f"'enabled' is true or false, not {enabled!r}.")
+        _check_flag("enabled", enabled)
         with self._state.lock:
             self._state.require_stopped = enabled
 
     def clear(self) -> None:
-        """Drop every call, job and server fault that has not fired yet."""
+        """Drop every call, job and server fault that has not fired yet; guests heed
+        SOFT stops again."""
         with self._state.lock:
             self._state.call_faults.clear()
             self._state.pending_faults.clear()
+            self._state.server_job_faults.clear()
             self._state.server_faults.clear()
+            self._state.soft_stop_ignored.clear()
 
     def _check_scope(self, scope: str) -> str:
         service = str(scope).partition(".")[0]
@@ -154,6 +192,10 @@ class Faults:
             raise ValueError(f"The scope is a service or an operation, not {scope!r}.")
 
         return service
+
+    def _check_server(self, server_id: str) -> None:
+        if not isinstance(server_id, str) or server_id not in self._state.servers:
+            raise ValueError(f"The server_id names no server: {server_id!r}.")
 
     def _add(self, fault: CallFault) -> None:
         with self._state.lock:
@@ -165,8 +207,7 @@ class Faults:
 
     def _change_server(self, server_id: str, action: str, later: bool) -> None:
         with self._state.lock:
-            if server_id not in self._state.servers:
-                raise ValueError(f"There is no server {server_id!r}.")
+            self._check_server(server_id)
             if later:
                 self._state.server_faults.append((server_id, action))
             elif action == "delete":
@@ -232,6 +273,16 @@ def _check_count(count: int | None) -> int | None:
         raise ValueError(f"The count is a whole number of calls, not {count!r}.")
 
     return count
+
+
+def _check_text(name: str, value: object) -> None:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name!r} is a non-empty string, not {value!r}.")
+
+
+def _check_flag(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name!r} is true or false, not {value!r}.")
 
 
 def _check_rate(rate: float | None) -> float:
