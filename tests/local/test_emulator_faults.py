@@ -1,4 +1,4 @@
-"""Faults on demand: throttling, 5xx, slow answers, lost answers, jobs and servers."""
+"""Faults on demand: throttles, 4xx and 5xx, slow or lost answers, jobs and servers."""
 
 import time
 from collections.abc import Iterator
@@ -166,6 +166,64 @@ def test_fail_calls_answers_5xx_then_recovers(
 def test_fail_calls_other_status_is_refused(emu: Emulator) -> None:
     with pytest.raises(ValueError, match="501"):
         emu.faults.fail_calls("ecs", status=501)
+
+
+@pytest.mark.parametrize(
+    ("scope", "status", "code", "body"),
+    [
+        ("ims.create_image", 400, "IMG.0010", "nested"),
+        ("ims", 403, "IMG.0026", "nested"),
+        ("ecs.stop", 400, "Ecs.0100", "nested"),
+        ("iam.token", 400, "IAM.1109", "flat"),
+        ("ims.create_image", 401, "APIGW.0301", "flat"),
+    ],
+)
+def test_reject_calls_answer_in_the_services_error_shape(
+    emu: Emulator, http: httpx.Client, scope: str, status: int, code: str, body: str
+) -> None:
+    emu.faults.reject_calls(scope, status=status, code=code, message="Refused.")
+    call = {
+        "ims": lambda: _create(http, emu),
+        "ecs": lambda: _act(http, emu, "os-stop"),
+        "iam": lambda: issue_token(http, emu),
+    }[scope.partition(".")[0]]
+
+    rejected, accepted = call(), call()
+
+    expected = (
+        {"error": {"code": code, "message": "Refused."}}
+        if body == "nested"
+        else {"error_code": code, "error_msg": "Refused."}
+    )
+    assert (rejected.status_code, rejected.json()) == (status, expected)
+    assert accepted.is_success
+
+
+def test_reject_calls_carry_out_nothing(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.reject_calls("ims.create_image", code="IMG.0005", count=None)
+
+    responses = [_create(http, emu) for _ in range(3)]
+
+    assert [r.json()["error"]["code"] for r in responses] == ["IMG.0005"] * 3
+    assert emu.images() == [] and emu.jobs() == []
+    assert emu.counters["ims.create_image"] == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"status": 500}, "500"),
+        ({"status": 399}, "399"),
+        ({"status": 400.0}, "400.0"),
+        ({"code": ""}, "code"),
+        ({"message": None}, "message"),
+    ],
+)
+def test_reject_calls_invalid_arguments_are_refused(
+    emu: Emulator, arguments: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        emu.faults.reject_calls("ims", **{"code": "IMG.0001", **arguments})
 
 
 def test_slow_calls_hold_the_answer_back(emu: Emulator, http: httpx.Client) -> None:
@@ -367,6 +425,7 @@ def test_server_fault_of_unknown_server_is_refused(emu: Emulator) -> None:
 
 def test_clear_drops_faults_not_yet_fired(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.throttle("ims", count=None)
+    emu.faults.reject_calls("ims", code="IMG.0010", count=None)
     emu.faults.fail_next_image_job()
     emu.faults.fail_next_server_job()
     emu.faults.delete_server(WEB_01, at_next_image_job=True)

@@ -17,12 +17,15 @@ from .wire import ApiError, flat_error, nested_error
 THROTTLE_CODES = {"iam": "APIGW.0308", "ecs": "Common.1503", "ims": "IMG.0060"}
 GATEWAY_THROTTLE = "APIGW.0308"
 ERROR_STATUSES = (500, 502, 503, 504)
+# Call faults answered in the service's place: the call does nothing.
+REFUSALS = ("throttle", "error", "reject")
 SERVER_JOB_ACTIONS = ("stop", "start")
 MAX_DELAY_SECONDS = 60.0
 # The fault names the admin endpoint accepts: the public methods of Faults.
 NAMES = (
     "throttle",
     "fail_calls",
+    "reject_calls",
     "slow_calls",
     "drop_connection",
     "fail_next_image_job",
@@ -86,6 +89,31 @@ class Faults:
             raise ValueError(f"The status is one of {ERROR_STATUSES}, not {status!r}.")
 
         self._add(CallFault(scope, "error", _check_count(count), status=status))
+
+    def reject_calls(
+        self,
+        scope: str,
+        *,
+        code: str,
+        status: int = 400,
+        message: str = "The request is invalid.",
+        count: int | None = 1,
+    ) -> None:
+        """Answer the next ``count`` calls (None: all) with a 4xx and a cloud error code.
+
+        The body has the service's own shape: ``{"error": {"code", "message"}}`` from
+        ECS and IMS, ``{"error_code", "error_msg"}`` from IAM and for APIGW codes.
+        """
+        self._check_scope(scope)
+        if not _is_count(status, minimum=400) or status >= 500:
+            raise ValueError(f"The status is a 4xx, not {status!r}.")
+        _check_text("code", code)
+        _check_text("message", message)
+
+        fault = CallFault(
+            scope, "reject", _check_count(count), status=status, code=code, message=message
+        )
+        self._add(fault)
 
     def slow_calls(self, scope: str, seconds: float, *, count: int | None = 1) -> None:
         """Hold back the answers to the next ``count`` calls by ``seconds`` (real)."""
@@ -248,10 +276,16 @@ def take_call_fault(state: State, operation: str) -> CallFault | None:
 
 
 def rejection(fault: CallFault) -> ApiError:
-    """The answer of a throttled or failed call, as the real front door gives it."""
+    """The answer of a throttled, failed or rejected call, as the cloud gives it."""
     if fault.kind == "error":
         # No 5xx body is documented: the gateway's flat shape with the reason phrase.
         return flat_error(fault.status, "APIGW.0000", HTTPStatus(fault.status).phrase)
+    if fault.kind == "reject":
+        # Reference 4.1: IAM and the gateway answer flat, ECS and IMS nested.
+        service = fault.scope.partition(".")[0]
+        flat = service == "iam" or fault.code.startswith("APIGW.")
+        shape = flat_error if flat else nested_error
+        return shape(fault.status, fault.code, fault.message)
 
     if fault.code == GATEWAY_THROTTLE:
         message = "The throttling threshold has been reached: user over ratelimit"

@@ -113,12 +113,13 @@ class CallFault:
     """How the calls of one scope (an operation or a whole service) misbehave."""
 
     scope: str
-    kind: Literal["throttle", "error", "slow", "drop"]
+    kind: Literal["throttle", "error", "reject", "slow", "drop"]
     # None: every matching call until the faults are cleared.
     remaining: int | None
     rate: float = 1.0
     status: int = 0
     code: str = ""
+    message: str = ""
     retry_after: int | None = None
     seconds: float = 0.0
 
