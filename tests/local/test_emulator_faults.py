@@ -91,6 +91,27 @@ def test_throttle_bodies_are_each_services_own(
     assert ims.headers["Retry-After"] == "3" and "Retry-After" not in ecs.headers
 
 
+def test_throttle_count_none_throttles_every_call_until_clear(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.throttle("ims.list_images", count=None)
+
+    throttled = [_list_images(http, emu).status_code for _ in range(4)]
+    emu.faults.clear()
+
+    assert throttled == [400] * 4
+    assert _list_images(http, emu).status_code == 200
+
+
+def test_throttle_without_count_throttles_one_call(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.throttle("ims.list_images")
+
+    statuses = [_list_images(http, emu).status_code for _ in range(2)]
+
+    assert statuses == [400, 200]
+
+
 def test_throttle_scoped_to_an_operation_spares_the_others(
     emu: Emulator, http: httpx.Client
 ) -> None:
@@ -109,7 +130,7 @@ def _throttled_pattern(seed: int) -> list[int]:
         Emulator(seed=seed) as emu,
         httpx.Client(verify=TLS, trust_env=False) as client,
     ):
-        emu.faults.throttle("iam", rate=0.5)
+        emu.faults.throttle("iam", rate=0.5, count=None)
         return [issue_token(client, emu).status_code for _ in range(20)]
 
 

@@ -51,12 +51,13 @@ class Faults:
         self,
         scope: str,
         *,
-        count: int | None = None,
+        count: int | None = 1,
         rate: float | None = None,
         retry_after: int | None = None,
         code: str | None = None,
     ) -> None:
-        """Throttle the next ``count`` calls (1 by default) or a seeded ``rate`` share.
+        """Throttle the next ``count`` calls (None: all), or with ``rate``, a seeded
+        share of the calls until ``count`` of them are throttled.
 
         The answer is the service's own: 429 APIGW.0308 for IAM, 429 Common.1503 for
         ECS, 400 IMG.0060 for IMS; ``code="APIGW.0308"`` picks the gateway's 429.
@@ -69,8 +70,7 @@ class Faults:
         if retry_after is not None and not _is_count(retry_after, minimum=0):
             raise ValueError(f"Retry-After is whole seconds, not {retry_after!r}.")
 
-        fraction = _check_rate(rate)
-        remaining = 1 if count is None and rate is None else _check_count(count)
+        remaining, fraction = _check_count(count), _check_rate(rate)
         fault = CallFault(
             scope, "throttle", remaining, fraction, code=code, retry_after=retry_after
         )
