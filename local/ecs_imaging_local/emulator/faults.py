@@ -8,6 +8,7 @@ operation (a counter name such as ``ims.create_image``) or a whole service.
 
 from __future__ import annotations
 
+import inspect
 from http import HTTPStatus
 from typing import Any
 
@@ -62,13 +63,16 @@ class Faults:
         The answer is the service's own: 429 APIGW.0308 for IAM, 429 Common.1503 for
         ECS, 400 IMG.0060 for IMS; ``code="APIGW.0308"`` picks the gateway's 429.
         """
-        own = THROTTLE_CODES[self._check_scope(scope)]
+        service = self._check_scope(scope)
+        own = THROTTLE_CODES[service]
         code = code or own
         if code not in (own, GATEWAY_THROTTLE):
-            message = f"The scope throttles with {own!r} or APIGW.0308, not {code!r}."
-            raise ValueError(message)
+            allowed = f"{own!r} or {GATEWAY_THROTTLE!r}"
+            raise ValueError(f"The code of {service} throttles is {allowed}, not {code!r}.")
         if retry_after is not None and not _is_count(retry_after, minimum=0):
-            raise ValueError(f"Retry-After is whole seconds, not {retry_after!r}.")
+            raise ValueError(
+                f"The retry_after is whole seconds (Retry-After), not {retry_after!r}."
+            )
 
         remaining, fraction = _check_count(count), _check_rate(rate)
         fault = CallFault(
@@ -85,7 +89,7 @@ class Faults:
     ) -> None:
         """Answer the next ``count`` calls (None: all) with a 5xx from the gateway."""
         self._check_scope(scope)
-        if status not in ERROR_STATUSES:
+        if not _is_count(status, minimum=500) or status not in ERROR_STATUSES:
             raise ValueError(f"The status is one of {ERROR_STATUSES}, not {status!r}.")
 
         self._add(CallFault(scope, "error", _check_count(count), status=status))
@@ -121,7 +125,7 @@ class Faults:
         valid = isinstance(seconds, int | float) and not isinstance(seconds, bool)
         if not valid or not 0 < seconds <= MAX_DELAY_SECONDS:
             limit = MAX_DELAY_SECONDS
-            raise ValueError(f"The delay is 0 to {limit} s, not {seconds!r}.")
+            raise ValueError(f"The delay in seconds is over 0 to {limit}, not {seconds!r}.")
 
         self._add(CallFault(scope, "slow", _check_count(count), seconds=float(seconds)))
 
@@ -141,6 +145,9 @@ class Faults:
         fail_reason: str = "The ECS system disk cannot be used.",
     ) -> None:
         """Make the next IMS job end FAIL with this code and reason, and no image."""
+        _check_text("error_code", error_code)
+        _check_text("fail_reason", fail_reason)
+
         self._queue(Fault("fail", error_code, fail_reason))
 
     def stick_next_image_job(self) -> None:
@@ -215,11 +222,13 @@ class Faults:
             self._state.soft_stop_ignored.clear()
 
     def _check_scope(self, scope: str) -> str:
-        service = str(scope).partition(".")[0]
-        if scope not in THROTTLE_CODES and scope not in self._state.operations:
+        known = isinstance(scope, str) and (
+            scope in THROTTLE_CODES or scope in self._state.operations
+        )
+        if not known:
             raise ValueError(f"The scope is a service or an operation, not {scope!r}.")
 
-        return service
+        return scope.partition(".")[0]
 
     def _check_server(self, server_id: str) -> None:
         if not isinstance(server_id, str) or server_id not in self._state.servers:
@@ -234,6 +243,7 @@ class Faults:
             self._state.pending_faults.append(fault)
 
     def _change_server(self, server_id: str, action: str, later: bool) -> None:
+        _check_flag("at_next_image_job", later)
         with self._state.lock:
             self._check_server(server_id)
             if later:
@@ -250,9 +260,15 @@ def apply(state: State, request: dict[str, Any]) -> None:
     name = arguments.pop("fault", None)
     if name not in NAMES:
         raise ValueError(f"The fault is one of {', '.join(NAMES)}, not {name!r}.")
+    add = getattr(Faults(state), name)
+    accepted = inspect.signature(add).parameters
+    for argument, value in arguments.items():
+        if argument not in accepted:
+            message = f"The fault {name!r} has no argument {argument!r} (given {value!r})."
+            raise ValueError(message)
 
     try:
-        getattr(Faults(state), name)(**arguments)
+        add(**arguments)
     except TypeError as exc:
         raise ValueError(f"The arguments of {name!r} are wrong: {exc}") from exc
 
