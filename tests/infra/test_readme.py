@@ -3,7 +3,8 @@
 Every environment variable the package names, every template parameter and every
 field of the credentials secret must appear in its section of the README, and the
 Mermaid diagram must show every state of the pipeline but the "Unlock after …"
-ones, which the README says it leaves out.
+ones, which the README says it leaves out. The emulator's section lists every fault
+its admin endpoint accepts.
 """
 
 import json
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from ecs_imaging import config, credentials
+from ecs_imaging_local.emulator import faults
 
 from .conftest import load_template
 
@@ -144,3 +146,8 @@ def test_diagram_shows_every_transition(transition):
     source, target = (ids[name] for name in transition)
 
     assert re.search(rf"^\s+{source} --> {target}\b", _mermaid(), re.MULTILINE), transition
+
+
+@pytest.mark.parametrize("fault", faults.NAMES)
+def test_every_emulator_fault_is_documented(fault):
+    assert f"`{fault}(" in _section("## The emulator")

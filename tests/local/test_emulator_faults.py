@@ -1,4 +1,4 @@
-"""Faults on demand: throttling, 5xx, slow answers, lost answers, jobs and servers."""
+"""Faults on demand: throttles, 4xx and 5xx, slow or lost answers, jobs and servers."""
 
 import time
 from collections.abc import Iterator
@@ -11,6 +11,7 @@ from support.emulator import TLS, connect, issue_token
 
 WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
+APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
 
 
 @pytest.fixture
@@ -41,10 +42,26 @@ def _create(
     return http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
 
 
-def _job(http: httpx.Client, emu: Emulator, response: httpx.Response) -> dict[str, Any]:
-    url = f"{emu.endpoints['ims']}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
+def _job(
+    http: httpx.Client,
+    emu: Emulator,
+    response: httpx.Response,
+    service: str = "ims",
+) -> dict[str, Any]:
+    url = f"{emu.endpoints[service]}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
     job: dict[str, Any] = http.get(url).json()
     return job
+
+
+def _act(
+    http: httpx.Client,
+    emu: Emulator,
+    action: str,
+    server_id: str = DB_01,
+    **options: str,
+) -> httpx.Response:
+    body = {action: {"servers": [{"id": server_id}], **options}}
+    return http.post(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/action", json=body)
 
 
 def test_throttle_next_calls_with_img_0060(emu: Emulator, http: httpx.Client) -> None:
@@ -74,6 +91,27 @@ def test_throttle_bodies_are_each_services_own(
     assert ims.headers["Retry-After"] == "3" and "Retry-After" not in ecs.headers
 
 
+def test_throttle_count_none_throttles_every_call_until_clear(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.throttle("ims.list_images", count=None)
+
+    throttled = [_list_images(http, emu).status_code for _ in range(4)]
+    emu.faults.clear()
+
+    assert throttled == [400] * 4
+    assert _list_images(http, emu).status_code == 200
+
+
+def test_throttle_without_count_throttles_one_call(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.throttle("ims.list_images")
+
+    statuses = [_list_images(http, emu).status_code for _ in range(2)]
+
+    assert statuses == [400, 200]
+
+
 def test_throttle_scoped_to_an_operation_spares_the_others(
     emu: Emulator, http: httpx.Client
 ) -> None:
@@ -92,7 +130,7 @@ def _throttled_pattern(seed: int) -> list[int]:
         Emulator(seed=seed) as emu,
         httpx.Client(verify=TLS, trust_env=False) as client,
     ):
-        emu.faults.throttle("iam", rate=0.5)
+        emu.faults.throttle("iam", rate=0.5, count=None)
         return [issue_token(client, emu).status_code for _ in range(20)]
 
 
@@ -151,6 +189,64 @@ def test_fail_calls_other_status_is_refused(emu: Emulator) -> None:
         emu.faults.fail_calls("ecs", status=501)
 
 
+@pytest.mark.parametrize(
+    ("scope", "status", "code", "body"),
+    [
+        ("ims.create_image", 400, "IMG.0010", "nested"),
+        ("ims", 403, "IMG.0026", "nested"),
+        ("ecs.stop", 400, "Ecs.0100", "nested"),
+        ("iam.token", 400, "IAM.1109", "flat"),
+        ("ims.create_image", 401, "APIGW.0301", "flat"),
+    ],
+)
+def test_reject_calls_answer_in_the_services_error_shape(
+    emu: Emulator, http: httpx.Client, scope: str, status: int, code: str, body: str
+) -> None:
+    emu.faults.reject_calls(scope, status=status, code=code, message="Refused.")
+    call = {
+        "ims": lambda: _create(http, emu),
+        "ecs": lambda: _act(http, emu, "os-stop"),
+        "iam": lambda: issue_token(http, emu),
+    }[scope.partition(".")[0]]
+
+    rejected, accepted = call(), call()
+
+    expected = (
+        {"error": {"code": code, "message": "Refused."}}
+        if body == "nested"
+        else {"error_code": code, "error_msg": "Refused."}
+    )
+    assert (rejected.status_code, rejected.json()) == (status, expected)
+    assert accepted.is_success
+
+
+def test_reject_calls_carry_out_nothing(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.reject_calls("ims.create_image", code="IMG.0005", count=None)
+
+    responses = [_create(http, emu) for _ in range(3)]
+
+    assert [r.json()["error"]["code"] for r in responses] == ["IMG.0005"] * 3
+    assert emu.images() == [] and emu.jobs() == []
+    assert emu.counters["ims.create_image"] == 3
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        ({"status": 500}, "500"),
+        ({"status": 399}, "399"),
+        ({"status": 400.0}, "400.0"),
+        ({"code": ""}, "code"),
+        ({"message": None}, "message"),
+    ],
+)
+def test_reject_calls_invalid_arguments_are_refused(
+    emu: Emulator, arguments: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        emu.faults.reject_calls("ims", **{"code": "IMG.0001", **arguments})
+
+
 def test_slow_calls_hold_the_answer_back(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.slow_calls("ims.create_image", 0.3)
 
@@ -189,6 +285,91 @@ def test_dropped_create_still_makes_the_job(emu: Emulator, http: httpx.Client) -
     assert job.server_id == WEB_01 and job.status == "INIT"
     assert [image["id"] for image in after.json()["images"]] == [job.image_id]
     assert emu.counters["http.dropped"] == 1
+
+
+def test_failed_server_job_ends_fail_in_the_ecs_job_shape(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.fail_next_server_job("Ecs.0611", "The guest refused to shut down.")
+    response = _act(http, emu, "os-stop", type="SOFT")
+    running = _job(http, emu, response, "ecs")
+    emu.clock.advance(60)
+    job = _job(http, emu, response, "ecs")
+
+    [sub_job] = job["entities"]["sub_jobs"]
+    assert (response.status_code, running["status"]) == (200, "RUNNING")
+    assert (job["status"], job["error_code"]) == ("FAIL", "Ecs.0611")
+    assert job["fail_reason"] == "The guest refused to shut down."
+    assert job["end_time"]
+    assert (sub_job["status"], sub_job["error_code"]) == ("FAIL", "Ecs.0611")
+    assert sub_job["entities"] == {
+        "server_id": DB_01,
+        "errorcode_message": "The guest refused to shut down.",
+    }
+    assert _show_server(http, emu, DB_01).json()["server"]["status"] == "ACTIVE"
+
+
+def test_failed_server_job_of_an_action_spares_the_other_action(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.fail_next_server_job(action="start")
+    stop = _act(http, emu, "os-stop")
+    emu.clock.advance(60)
+    start = _act(http, emu, "os-start")
+    emu.clock.advance(60)
+
+    assert _job(http, emu, stop, "ecs")["status"] == "SUCCESS"
+    assert _job(http, emu, start, "ecs")["error_code"] == "Ecs.0611"
+    assert emu.server(DB_01).status == "SHUTOFF"
+
+
+def test_soft_stop_ignored_leaves_the_server_active_until_a_hard_stop(
+    emu: Emulator,
+    http: httpx.Client,
+) -> None:
+    emu.faults.ignore_soft_stop(DB_01)
+    soft = _act(http, emu, "os-stop", type="SOFT")
+    emu.clock.advance(3600)
+    ignored = _show_server(http, emu, DB_01).json()["server"]
+    hard = _act(http, emu, "os-stop", type="HARD")
+    emu.clock.advance(3)
+
+    assert (ignored["status"], ignored["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
+    assert _job(http, emu, soft, "ecs")["status"] == "RUNNING"
+    assert _job(http, emu, hard, "ecs")["status"] == "SUCCESS"
+    assert emu.server(DB_01).status == "SHUTOFF"
+    assert [job.stop_type for job in emu.server_jobs()] == ["SOFT", "HARD"]
+
+
+def test_soft_stop_heeded_again_once_cleared(emu: Emulator, http: httpx.Client) -> None:
+    emu.faults.ignore_soft_stop(DB_01)
+    emu.faults.ignore_soft_stop(APP_02)
+    emu.faults.ignore_soft_stop(DB_01, enabled=False)
+    emu.faults.clear()
+
+    _act(http, emu, "os-stop", DB_01)
+    _act(http, emu, "os-stop", APP_02)
+    emu.clock.advance(60)
+
+    assert emu.server(DB_01).status == emu.server(APP_02).status == "SHUTOFF"
+
+
+@pytest.mark.parametrize(
+    ("fault", "arguments", "problem"),
+    [
+        ("fail_next_server_job", {"action": "reboot"}, "reboot"),
+        ("fail_next_server_job", {"error_code": 611}, "error_code"),
+        ("ignore_soft_stop", {"server_id": "nope"}, "nope"),
+        ("ignore_soft_stop", {"server_id": DB_01, "enabled": "yes"}, "enabled"),
+    ],
+)
+def test_server_job_faults_invalid_arguments_are_refused(
+    emu: Emulator, fault: str, arguments: dict[str, Any], problem: str
+) -> None:
+    with pytest.raises(ValueError, match=problem):
+        getattr(emu.faults, fault)(**arguments)
 
 
 def test_server_deleted_now_is_gone(emu: Emulator, http: httpx.Client) -> None:
@@ -265,14 +446,18 @@ def test_server_fault_of_unknown_server_is_refused(emu: Emulator) -> None:
 
 def test_clear_drops_faults_not_yet_fired(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.throttle("ims", count=None)
+    emu.faults.reject_calls("ims", code="IMG.0010", count=None)
     emu.faults.fail_next_image_job()
+    emu.faults.fail_next_server_job()
     emu.faults.delete_server(WEB_01, at_next_image_job=True)
     emu.faults.clear()
 
     response = _create(http, emu)
+    stop = _act(http, emu, "os-stop")
     emu.clock.advance(400)
 
     assert _job(http, emu, response)["status"] == "SUCCESS"
+    assert _job(http, emu, stop, "ecs")["status"] == "SUCCESS"
     assert _show_server(http, emu).status_code == 200
 
 

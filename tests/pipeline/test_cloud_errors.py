@@ -31,6 +31,43 @@ def test_throttled_create_is_retried_because_nothing_was_accepted(bench):
     assert len(bench.emulator.images()) == 1
 
 
+def test_server_busy_on_create_is_retried_and_the_run_succeeds(bench):
+    bench.emulator.faults.reject_calls(
+        "ims.create_image", code="IMG.0010", message="The ECS has tasks in progress."
+    )
+
+    result = bench.run({"server_id": RUNNING})
+
+    assert result.status == "SUCCEEDED"
+    assert result.states_entered.count("Create image") == 1  # its Retry, not a new entry
+    assert bench.emulator.counters["ims.create_image"] == 2
+    assert len(bench.emulator.images()) == 1
+    assert result.output["server_restarted"] is True
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error"),
+    [
+        (400, "IMG.0005", "ResourceNotFound"),
+        (400, "IMG.0001", "InvalidRequest"),
+        (403, "IMG.0026", "PermissionDenied"),
+    ],
+)
+def test_a_refused_create_fails_at_once_and_starts_the_server_again(bench, status, code, error):
+    bench.emulator.faults.reject_calls(
+        "ims.create_image", status=status, code=code, message="Refused.", count=None
+    )
+
+    result = bench.run({"server_id": RUNNING})
+    bench.emulator.clock.advance(60)
+
+    assert (result.status, result.error) == ("FAILED", error)
+    assert bench.emulator.counters["ims.create_image"] == 1
+    assert _jobs(bench) == 0
+    assert result.cause_json["restore"] == "server started again"
+    assert bench.emulator.server(RUNNING).status == "ACTIVE"
+
+
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors_on_job_polls_are_retried(bench, status):
     bench.emulator.faults.fail_calls("ims.show_job", status=status, count=2)

@@ -52,6 +52,7 @@ from .state import (
     Image,
     ImageJob,
     Server,
+    ServerJob,
     ServerSpec,
 )
 
@@ -70,5 +71,6 @@ __all__ = [
     "Image",
     "ImageJob",
     "Server",
+    "ServerJob",
     "ServerSpec",
 ]

@@ -33,6 +33,7 @@ from .state import (
     Image,
     ImageJob,
     Server,
+    ServerJob,
     ServerSpec,
     State,
 )
@@ -261,6 +262,11 @@ class Emulator:
         with self._state.lock:
             self._state.settle()
             return copy.deepcopy(list(self._state.image_jobs.values()))
+
+    def server_jobs(self) -> list[ServerJob]:
+        """Copies of the ECS stop and start jobs, oldest first."""
+        with self._state.lock:
+            return copy.deepcopy(list(self._state.server_jobs.values()))
 
     def backups(self) -> list[Backup]:
         """Copies of the backups behind whole images, deleted ones included."""

@@ -2,8 +2,13 @@
 
 Emulator choices where the documentation is silent:
 
-- A batch job is RUNNING until its last server settles, then SUCCESS; it never
-  ends FAIL. An unknown job id gets 404 with code Ecs.0000.
+- A batch job is RUNNING until its last server settles, then SUCCESS. A job the
+  ``fail_next_server_job`` fault meets leaves its servers as they were and ends
+  FAIL when they would have settled, its ``error_code`` and ``fail_reason`` on the
+  job and on each sub-job (``entities.errorcode_message`` holds the reason). A
+  SOFT stop of a server whose guest ignores it leaves the server ACTIVE, with no
+  task state, and its sub-job RUNNING for good. An unknown job id gets 404 with
+  code Ecs.0000.
 - Data disks show ``bootIndex: "-1"``; the system disk ``"0"``.
 - The ``tags`` and ``not-tags`` filters take one ``key=value`` or a bare key; the
   ``name`` filter is a case-sensitive substring match in which ``.`` is any one
@@ -15,12 +20,13 @@ Emulator choices where the documentation is silent:
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from typing import Any
 
 from .clock import format_millis, format_seconds
-from .state import START_SECONDS, Server, ServerJob, State, SubJob
+from .state import START_SECONDS, Server, ServerJob, ServerJobFault, SubJob
 from .wire import ApiError, Call, Reply, Service, nested_error, route
 
 STOP_SECONDS = {"SOFT": 10.0, "HARD": 3.0}
@@ -64,11 +70,21 @@ def act_on_servers(call: Call) -> Reply:
 
     options = call.body[f"os-{verb}"]
     servers = _find_batch(call, options)
-    seconds = _read_stop_seconds(options) if verb == "stop" else START_SECONDS
-    sub_jobs = [_begin_transition(s, verb, seconds, call.now) for s in servers]
-    job_type = f"batch{verb.title()}Servers"
-    project_id = call.params["project_id"]
-    job = ServerJob(uuid.uuid4().hex, job_type, call.now, sub_jobs, project_id)
+    stop_type = _read_stop_type(options) if verb == "stop" else None
+    fault = call.state.take_server_job_fault(verb)
+    sub_jobs = [
+        _begin_transition(call, server, verb, stop_type, failing=fault is not None)
+        for server in servers
+    ]
+    job = ServerJob(
+        uuid.uuid4().hex,
+        f"batch{verb.title()}Servers",
+        call.now,
+        sub_jobs,
+        call.params["project_id"],
+        stop_type=stop_type,
+        fault=fault,
+    )
     call.state.server_jobs[job.id] = job
 
     return Reply(200, {"job_id": job.id})
@@ -107,13 +123,15 @@ def show_job(call: Call) -> Reply:
         raise nested_error(404, "Ecs.0000", message)
 
     ends_at = max((sub.ends_at for sub in job.sub_jobs), default=job.begin)
-    body = _describe_job(call.state, job.id, job.job_type, job.begin, ends_at, call.now)
+    body = _describe_job(call, job.id, job.job_type, job.begin, ends_at, job.fault)
     sub_type = "stopServer" if job.job_type == "batchStopServers" else "startServer"
-    sub_jobs = [
-        _describe_job(call.state, sub.id, sub_type, job.begin, sub.ends_at, call.now)
-        | {"entities": {"server_id": sub.server_id}}
-        for sub in job.sub_jobs
-    ]
+    sub_jobs = []
+    for sub in job.sub_jobs:
+        sub_job = _describe_job(call, sub.id, sub_type, job.begin, sub.ends_at, job.fault)
+        entities = {"server_id": sub.server_id}
+        if sub_job["status"] == "FAIL":
+            entities["errorcode_message"] = sub_job["fail_reason"]
+        sub_jobs.append(sub_job | {"entities": entities})
     body["entities"] = {"sub_jobs_total": len(sub_jobs), "sub_jobs": sub_jobs}
 
     return Reply(200, body)
@@ -169,18 +187,26 @@ def _find_batch(call: Call, options: Any) -> list[Server]:
     return servers
 
 
-def _read_stop_seconds(options: dict[str, Any]) -> float:
+def _read_stop_type(options: dict[str, Any]) -> str:
     kind = options.get("type", "SOFT")
     if kind not in STOP_SECONDS:
         raise _invalid(f"The stop type is SOFT or HARD, not {kind!r}.")
 
-    return STOP_SECONDS[kind]
+    return str(kind)
 
 
-def _begin_transition(server: Server, verb: str, seconds: float, now: float) -> SubJob:
+def _begin_transition(
+    call: Call, server: Server, verb: str, stop_type: str | None, *, failing: bool
+) -> SubJob:
     task_state, target = TRANSITIONS[verb]
+    now = call.now
+    seconds = STOP_SECONDS[stop_type] if stop_type else START_SECONDS
+    if failing:
+        return SubJob(uuid.uuid4().hex, server.id, ends_at=now + seconds)
     if server.status == target:
         return SubJob(uuid.uuid4().hex, server.id, ends_at=now)
+    if stop_type == "SOFT" and server.id in call.state.soft_stop_ignored:
+        return SubJob(uuid.uuid4().hex, server.id, ends_at=math.inf)
 
     server.task_state, server.updated_at = task_state, now
     server.settles_at = now + seconds
@@ -252,18 +278,25 @@ def _describe_server(call: Call, server: Server) -> dict[str, Any]:
 
 
 def _describe_job(
-    state: State, job_id: str, job_type: str, begin: float, ends_at: float, now: float
+    call: Call,
+    job_id: str,
+    job_type: str,
+    begin: float,
+    ends_at: float,
+    fault: ServerJobFault | None,
 ) -> dict[str, Any]:
-    done = now >= ends_at
+    clock = call.state.clock
+    done = call.now >= ends_at
+    failure = fault if done else None
 
     return {
-        "status": "SUCCESS" if done else "RUNNING",
+        "status": "FAIL" if failure else "SUCCESS" if done else "RUNNING",
         "job_id": job_id,
         "job_type": job_type,
-        "begin_time": format_millis(state.clock.at(begin)),
-        "end_time": format_millis(state.clock.at(ends_at)) if done else "",
-        "error_code": None,
-        "fail_reason": None,
+        "begin_time": format_millis(clock.at(begin)),
+        "end_time": format_millis(clock.at(ends_at)) if done else "",
+        "error_code": failure.error_code if failure else None,
+        "fail_reason": failure.fail_reason if failure else None,
     }
 
 

@@ -122,7 +122,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if operation is not None:
                 state.counters[operation] += 1
                 self.fault = faults.take_call_fault(state, operation)
-                if self.fault is not None and self.fault.kind in ("throttle", "error"):
+                if self.fault is not None and self.fault.kind in faults.REFUSALS:
                     raise faults.rejection(self.fault)
 
             now = state.settle()

@@ -113,12 +113,13 @@ class CallFault:
     """How the calls of one scope (an operation or a whole service) misbehave."""
 
     scope: str
-    kind: Literal["throttle", "error", "slow", "drop"]
+    kind: Literal["throttle", "error", "reject", "slow", "drop"]
     # None: every matching call until the faults are cleared.
     remaining: int | None
     rate: float = 1.0
     status: int = 0
     code: str = ""
+    message: str = ""
     retry_after: int | None = None
     seconds: float = 0.0
 
@@ -222,8 +223,17 @@ class ImageJob:
 
 
 @dataclass(frozen=True)
+class ServerJobFault:
+    """How the next ECS stop or start job (or the next of ``action``) ends FAIL."""
+
+    error_code: str
+    fail_reason: str
+    action: str | None = None
+
+
+@dataclass(frozen=True)
 class SubJob:
-    """One server's part of an ECS batch job."""
+    """One server's part of an ECS batch job; it ``ends_at`` ``inf`` if it never ends."""
 
     id: str
     server_id: str
@@ -232,13 +242,15 @@ class SubJob:
 
 @dataclass
 class ServerJob:
-    """An ECS batch stop or start job."""
+    """An ECS batch stop or start job; ``stop_type`` is SOFT or HARD for a stop."""
 
     id: str
     job_type: str
     begin: float
     sub_jobs: list[SubJob]
     project_id: str = PROJECT_ID
+    stop_type: str | None = None
+    fault: ServerJobFault | None = None
 
 
 @dataclass
@@ -303,9 +315,12 @@ class State:
         self.agencies: list[Agency] = []
 
         self.pending_faults: deque[Fault] = deque()
+        self.server_job_faults: deque[ServerJobFault] = deque()
         self.call_faults: list[CallFault] = []
         # (server id, "delete" | "start"): done when an image job of the server starts.
         self.server_faults: list[tuple[str, str]] = []
+        # Servers whose guest ignores a SOFT stop: it stays ACTIVE, a HARD stop works.
+        self.soft_stop_ignored: set[str] = set()
 
         self.operations = tuple(operations)
         self.counters: Counter[str] = Counter()
@@ -393,6 +408,15 @@ class State:
 
         server.task_state, server.updated_at = "powering-on", now
         server.settles_at = now + START_SECONDS
+
+    def take_server_job_fault(self, action: str) -> ServerJobFault | None:
+        """The fault the next ECS job of ``action`` (stop or start) meets, if any."""
+        for fault in self.server_job_faults:
+            if fault.action in (None, action):
+                self.server_job_faults.remove(fault)
+                return fault
+
+        return None
 
     def settle(self) -> float:
         """Apply every transition that is due; return the emulated now."""
