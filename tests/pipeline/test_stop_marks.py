@@ -279,3 +279,17 @@ def test_an_odd_stop_mark_on_a_stopped_server_starts_nothing(emulator, odd):
 
     assert '"stopped_by_pipeline":false' in record.cause
     assert emulator.counters.get("ecs.start", 0) == 0
+
+
+def test_a_failed_soft_stop_waits_for_a_server_powering_off_instead_of_a_hard_stop(emulator):
+    emulator.faults.fail_next_server_job("Ecs.0611", "The guest did not shut down.", action="stop")
+    state = pipeline.stop_server(_prepared())
+    emulator.clock.advance(11)  # the run's soft stop has failed
+    _owner_stops()  # and the owner's is under way
+
+    powering_off = pipeline.check_server(
+        RunContext.model_validate(state["run"]), ServerCheck.model_validate(state["server"])
+    )
+
+    assert powering_off["server"]["hard_stop"] is False
+    assert [job.stop_type for job in emulator.server_jobs()] == ["SOFT", "SOFT"]

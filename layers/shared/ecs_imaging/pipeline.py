@@ -150,10 +150,12 @@ def check_server(
         update.update(stop_job_id=_stop(session, run), stop_requested_at=update["checked_at"])
         ours = True
     elif (
-        not server.is_stopped
+        server.is_running
         and not previous.hard_stop
-        and (stop_failed or (server.is_running and waited >= SOFT_STOP_GRACE_SECONDS))
+        and (stop_failed or waited >= SOFT_STOP_GRACE_SECONDS)
     ):
+        # Only a server settled running: one powering on or off is busy, and ECS
+        # would refuse a hard stop now; the next check sees where it settled.
         update.update(
             stop_job_id=ecs.stop_server(session, run.server_id, hard=True), hard_stop=True
         )
