@@ -121,6 +121,25 @@ def test_reconcile_twice_acts_once(bench):
     assert len(_late_events(bench)) == 1
 
 
+def test_reconcile_starts_the_server_on_a_later_pass_when_its_start_failed(bench):
+    server_id = _server(bench)
+    result = _timed_out_run(bench, server_id)
+    bench.emulator.clock.advance(JOBS_DONE)
+    bench.emulator.faults.fail_calls("ecs.start", status=503, count=1)
+
+    failed = reconcile(bench.engine)
+    left_stopped = bench.emulator.server(server_id).status
+    retried = reconcile(bench.engine)
+
+    assert [error["error"] for error in failed["errors"]] == ["CloudTransientError"]
+    assert left_stopped == "SHUTOFF"
+    assert [run["server_restarted"] for run in retried["reconciled"]] == [True]
+    bench.emulator.clock.advance(600)
+    assert bench.emulator.server(server_id).status == "ACTIVE"
+    assert _mark(result)["reconcile_state"] == {"S": "finished"}
+    assert [e["detail-type"] for e in _late_events(bench)] == ["Image Created"]
+
+
 def test_reconcile_never_starts_a_server_the_run_found_stopped(bench):
     server_id = _server(bench, status="SHUTOFF")
     _timed_out_run(bench, server_id)
