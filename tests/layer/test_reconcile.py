@@ -259,6 +259,20 @@ def test_reconcile_runs_gives_late_data_disk_images_the_pipeline_tags(fake):
     ]
 
 
+def test_reconcile_runs_finds_by_run_tag_the_data_disk_images_of_a_job_without_results(fake):
+    fake.jobs[JOB_ID] = {**_job("SUCCESS"), "entities": {"sub_jobs_result": []}}
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+    cause = {**json.loads(_timed_out().cause), "image_kind": "data-disks"}
+
+    report = reconcile.reconcile_runs(
+        FakeHistory([_failed(cause, error="ImageJobTimedOut")]), now=NOW
+    )
+
+    [run] = report.reconciled
+    assert (run.outcome, run.image_ids, run.server_restarted) == ("IMAGED", [IMAGE_ID], True)
+    assert IMAGE_ID in fake.tagged
+
+
 def test_reconcile_runs_leaves_a_running_job_unmarked(fake):
     fake.jobs[JOB_ID] = _job("RUNNING")
     history = FakeHistory([_timed_out()])

@@ -168,6 +168,23 @@ def test_reconcile_finds_by_its_tag_the_image_of_a_create_with_unknown_outcome(b
     assert run["server_restarted"] is True
 
 
+def test_reconcile_finds_by_run_tag_the_late_images_of_a_data_disk_job_without_results(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09", status="ACTIVE", system_disk_gb=5, data_disks_gb=[DISK_GB]
+    )
+    bench.emulator.faults.hide_next_sub_job_results()
+    _timed_out_run(bench, server_id, image_kind="data-disks")
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (run["outcome"], run["image_ids"]) == ("IMAGED", [image.id])
+    assert run["server_restarted"] is True
+    assert _starts(bench) == 1
+
+
 def test_reconcile_ignores_a_run_that_failed_without_leaving_work(bench):
     bench.run({"server_id": "web-01"})
 

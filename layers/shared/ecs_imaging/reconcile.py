@@ -475,11 +475,9 @@ def _judge_images(
     if job is not None and job.status is JobStatus.FAIL:
         return "failed", f"image job {job.job_id} failed", []
 
+    # Without a job naming them (an unknown create, a data-disk job without
+    # sub-job results), the run's images are those with its tag.
     expected = _expected_image_ids(run, job)
-    if not expected and run.image_kind is ImageKind.DATA_DISKS:
-        # Untagged until finalized, data-disk images of an unknown create cannot be
-        # found; their server stays stopped until someone looks.
-        return "pending", "the run's data-disk images cannot be found by tag", []
     if expected:
         shown = [_show_image(session, image_id) for image_id in expected]
         found = [image for image in shown if image is not None]
