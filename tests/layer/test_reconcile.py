@@ -273,6 +273,30 @@ def test_reconcile_runs_finds_by_run_tag_the_data_disk_images_of_a_job_without_r
     assert IMAGE_ID in fake.tagged
 
 
+def test_reconcile_runs_gives_late_data_disk_images_the_tags_of_the_cause(fake):
+    fake.jobs[JOB_ID] = {
+        **_job("SUCCESS"),
+        "entities": {"sub_jobs_result": [{"entities": {"image_id": IMAGE_ID}}]},
+    }
+    fake.images[IMAGE_ID] = {**_image(IMAGE_ID), "tags": []}
+    tags = {"ecs-imaging-run": RUN_ID, "ecs-imaging-server": SERVER_ID, "owner": "ops team"}
+    dropped = [{"key": "tier", "source": "server", "reason": "IMS allows 10 tags per image"}]
+    cause = {
+        **json.loads(_timed_out().cause),
+        "image_kind": "data-disks",
+        "tags": tags,
+        "dropped_tags": dropped,
+    }
+
+    report = reconcile.reconcile_runs(
+        FakeHistory([_failed(cause, error="ImageJobTimedOut")]), now=NOW
+    )
+
+    [(_, detail)] = _events(report)
+    assert fake.tagged[IMAGE_ID] == [{"key": key, "value": value} for key, value in tags.items()]
+    assert detail["dropped_tags"] == dropped
+
+
 def test_reconcile_runs_leaves_a_running_job_unmarked(fake):
     fake.jobs[JOB_ID] = _job("RUNNING")
     history = FakeHistory([_timed_out()])

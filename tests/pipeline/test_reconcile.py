@@ -185,6 +185,52 @@ def test_reconcile_finds_by_run_tag_the_late_images_of_a_data_disk_job_without_r
     assert _starts(bench) == 1
 
 
+def test_reconcile_gives_late_data_disk_images_every_tag_of_the_run(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09",
+        status="ACTIVE",
+        system_disk_gb=5,
+        data_disks_gb=[DISK_GB],
+        tags=["team=ops.eu", "tier=files"],
+    )
+    user_tags = {"owner": "ops team", **{f"u{number}": "v" for number in range(6)}}
+    result = _timed_out_run(
+        bench, server_id, image_kind="data-disks", tags=user_tags, copy_server_tags=True
+    )
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    reconcile(bench.engine)
+
+    cause = result.cause_json
+    [image] = bench.emulator.images()
+    [created] = [e["detail"] for e in _late_events(bench) if e["detail-type"] == "Image Created"]
+    assert len(cause["tags"]) == 10
+    assert {"owner=ops team", "team=ops.eu", f"ecs-imaging-server={server_id}"} <= set(image.tags)
+    assert sorted(image.tags) == sorted(f"{key}={value}" for key, value in cause["tags"].items())
+    assert [tag["key"] for tag in cause["dropped_tags"]] == ["tier"]
+    assert created["dropped_tags"] == cause["dropped_tags"]
+
+
+def test_reconcile_tags_the_data_disk_images_of_a_create_with_unknown_outcome(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09", status="ACTIVE", system_disk_gb=5, data_disks_gb=[DISK_GB]
+    )
+    bench.emulator.faults.drop_connection("ims.create_data_images")
+    result = bench.run(
+        {"server_id": server_id, "image_kind": "data-disks", "tags": {"owner": "ops team"}},
+        name="unknown",
+    )
+    assert result.cause_json["reconcile"] is True, result.cause
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (run["outcome"], run["server_restarted"]) == ("IMAGED", True)
+    assert {"owner=ops team", f"ecs-imaging-run={result.cause_json['run_id']}"} <= set(image.tags)
+
+
 def test_reconcile_ignores_a_run_that_failed_without_leaving_work(bench):
     bench.run({"server_id": "web-01"})
 

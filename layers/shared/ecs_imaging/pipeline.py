@@ -354,6 +354,9 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "error_code": job.error_code if job else None,
         "fail_reason": job.fail_reason if job else None,
         "stopped_by_pipeline": stopped_by_run,
+        # What reconcile gives data-disk images it finalizes (at most 10 tags).
+        "tags": run.tags,
+        "dropped_tags": run.dropped_tags,
         "restore": restore,
         # Reconcile starts the server once nothing can be imaging it any more.
         "reconcile": restore.startswith(LEFT_STOPPED),

@@ -118,6 +118,9 @@ class UnfinishedRun(BaseModel):
     image_kind: ImageKind = ImageKind.SYSTEM
     stopped_by_pipeline: bool = False
     retention: RetentionPolicy | None = None
+    # The run's tags: data-disk images get them when the run is finalized.
+    tags: dict[str, str] = Field(default_factory=dict)
+    dropped_tags: list[dict[str, str]] = Field(default_factory=list)
 
 
 class ReconciledRun(BaseModel):
@@ -506,9 +509,11 @@ def _finish(
 ) -> ReconciledRun:
     """Act on a claimed run: finalize or record its images, then start its server."""
     if verdict.state == "imaged" and run.image_kind is ImageKind.DATA_DISKS:
-        # Data-disk images get their tags when a run is finalized, which this is.
+        # Data-disk images get the run's other tags when it is finalized, which
+        # this is; a cause without tags still gives them the pipeline's own.
+        tags = {**naming.pipeline_tags(run.run_id, run.server_id), **run.tags}
         for image in verdict.images:
-            ims.add_image_tags(session, image.id, naming.pipeline_tags(run.run_id, run.server_id))
+            ims.add_image_tags(session, image.id, tags)
     restarted = _start_if_stopped(session, run, verdict.server)
 
     deleted: list[retention.Deletion] = []
@@ -570,6 +575,7 @@ def _build_events(
         "image_name": images[0].name,
         "job_id": run.job_id,
         "server_restarted": restarted,
+        "dropped_tags": run.dropped_tags,
         "deleted_image_ids": [d.image_id for d in deleted if d.deleted],
         "late": True,
     }
