@@ -297,6 +297,32 @@ def test_reconcile_runs_gives_late_data_disk_images_the_tags_of_the_cause(fake):
     assert detail["dropped_tags"] == dropped
 
 
+def _adopted(image_id=IMAGE_ID):
+    # Create image adopted the run's image on a retry: no job id reaches the cause.
+    cause = {**json.loads(_timed_out().cause), "job_id": None, "image_id": image_id}
+    return _failed(cause, error="ImageJobTimedOut")
+
+
+def test_reconcile_runs_finishes_by_its_image_id_a_run_that_adopted_its_image(fake, cloud):
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+
+    report = reconcile.reconcile_runs(FakeHistory([_adopted()]), now=NOW)
+
+    [run] = report.reconciled
+    assert (run.outcome, run.image_ids, run.server_restarted) == ("IMAGED", [IMAGE_ID], True)
+    assert not [call for call in cloud.calls if "/jobs/" in call.request.url.path]
+
+
+def test_reconcile_runs_waits_for_the_adopted_image_of_a_run_without_job(fake):
+    fake.images[IMAGE_ID] = _image(IMAGE_ID, status="saving")
+    history = FakeHistory([_adopted()])
+
+    report = reconcile.reconcile_runs(history, now=NOW)
+
+    assert [run.reason for run in report.pending] == ["the run's image is still being made"]
+    assert (history.claims, history.marks, fake.starts) == (set(), set(), 0)
+
+
 def test_reconcile_runs_leaves_a_running_job_unmarked(fake):
     fake.jobs[JOB_ID] = _job("RUNNING")
     history = FakeHistory([_timed_out()])

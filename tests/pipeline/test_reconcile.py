@@ -231,6 +231,24 @@ def test_reconcile_tags_the_data_disk_images_of_a_create_with_unknown_outcome(be
     assert {"owner=ops team", f"ecs-imaging-run={result.cause_json['run_id']}"} <= set(image.tags)
 
 
+def test_reconcile_finishes_by_its_image_id_a_run_that_adopted_its_image(bench):
+    server_id = _server(bench)
+    bench.engine.faults.after_success["CreateImageFunction"] = 1
+    result = _timed_out_run(bench, server_id)
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (result.cause_json["job_id"], result.cause_json["image_id"]) == (None, image.id)
+    assert (run["outcome"], run["image_ids"], run["server_restarted"]) == (
+        "IMAGED",
+        [image.id],
+        True,
+    )
+
+
 def test_reconcile_ignores_a_run_that_failed_without_leaving_work(bench):
     bench.run({"server_id": "web-01"})
 
