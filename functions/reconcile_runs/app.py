@@ -22,6 +22,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         boto3.client("dynamodb"),
         settings.state_machine_arn,
         settings.table_name,
+        pass_id=context.aws_request_id,
     )
 
     report = reconcile.reconcile_runs(

@@ -299,6 +299,31 @@ def test_create_data_disk_images_names_each_volume_and_no_instance(cloud, sessio
     ]
 
 
+def test_create_data_disk_images_sends_each_image_its_tags_in_the_old_format(cloud, session):
+    route = cloud.post(f"{IMS}/v2/cloudimages/action").mock(
+        return_value=httpx.Response(200, json={"job_id": JOB_ID})
+    )
+    tags = {"ecs-imaging-run": "4fad1fcd", "ecs-imaging-server": SERVER_ID}
+    disks = [ims.DataDiskImage(volume_id="v1", spec=ImageSpec(name="web-data-1", tags=tags))]
+
+    ims.create_data_disk_images(session, disks)
+
+    [image] = json.loads(route.calls.last.request.content)["data_images"]
+    assert image["tags"] == ["ecs-imaging-run.4fad1fcd", f"ecs-imaging-server.{SERVER_ID}"]
+
+
+@pytest.mark.parametrize("tag", [{"team": "ops.eu"}, {"team": "ops team"}, {"tëam": "ops"}])
+def test_create_data_disk_images_refuses_a_tag_outside_the_old_format_before_any_call(
+    cloud, session, tag
+):
+    disks = [ims.DataDiskImage(volume_id="v1", spec=ImageSpec(name="web-data-1", tags=tag))]
+
+    with pytest.raises(InvalidInput, match="old format"):
+        ims.create_data_disk_images(session, disks)
+
+    assert not cloud["token"].called
+
+
 def test_create_data_disk_images_refuses_an_empty_list_before_any_call(cloud, session):
     with pytest.raises(InvalidInput, match="No data disk"):
         ims.create_data_disk_images(session, [])

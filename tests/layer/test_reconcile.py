@@ -5,11 +5,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from ecs_imaging import ecs, reconcile
 from ecs_imaging.errors import ConfigurationError
 from ecs_imaging.reconcile import FailedExecution, StepFunctionsHistory
+from ecs_imaging_local import template as sam
+from moto import mock_aws
 from support.cloud import ECS, IMS, PROJECT_ID, SERVER_ID
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -22,12 +25,17 @@ OLD_IMAGE_ID = "9a6e1f4c-55c1-4d8b-8c8e-2c7a1b0d9e11"
 
 @dataclass
 class FakeHistory:
-    """Failed executions in memory, with the marks and locks a table would hold."""
+    """Failed executions in memory, with the claims, marks and locks a table would hold.
+
+    `elsewhere` is what another pass does to a run between this pass's first look
+    and its claim: "claimed" it, or "finished" it.
+    """
 
     executions: list[FailedExecution]
     marks: set[str] = field(default_factory=set)
+    claims: set[str] = field(default_factory=set)
     locks: dict[str, str] = field(default_factory=dict)
-    marked_elsewhere: bool = False
+    elsewhere: str | None = None
 
     def failed_since(self, since):
         return [e.execution_arn for e in self.executions if e.stopped_at >= since]
@@ -38,11 +46,20 @@ class FakeHistory:
     def is_reconciled(self, execution_arn):
         return execution_arn in self.marks
 
-    def mark_reconciled(self, execution_arn, expires):
-        if execution_arn in self.marks or self.marked_elsewhere:
+    def claim(self, execution_arn, now):
+        if self.elsewhere == "finished":
+            self.marks.add(execution_arn)
+        if self.elsewhere or execution_arn in self.marks | self.claims:
             return False
-        self.marks.add(execution_arn)
+        self.claims.add(execution_arn)
         return True
+
+    def release(self, execution_arn, now):
+        self.claims.discard(execution_arn)
+
+    def mark_reconciled(self, execution_arn, now):
+        self.claims.remove(execution_arn)
+        self.marks.add(execution_arn)
 
     def lock_holder(self, server_id, now):
         return self.locks.get(server_id)
@@ -57,6 +74,7 @@ class FakeCloud:
     server_status: str = "SHUTOFF"
     server_metadata: dict[str, str] = field(default_factory=dict)
     starts: int = 0
+    failing_actions: int = 0
     deleted: list[str] = field(default_factory=list)
     tagged: dict[str, list[dict[str, str]]] = field(default_factory=dict)
 
@@ -171,6 +189,9 @@ def fake(cloud):
         return httpx.Response(204)
 
     def act(request):
+        if state.failing_actions:
+            state.failing_actions -= 1
+            return httpx.Response(503, json={"error_code": "APIGW.0000", "error_msg": "busy"})
         state.starts += 1
         return httpx.Response(200, json={"job_id": "70a599e0"})
 
@@ -236,6 +257,70 @@ def test_reconcile_runs_gives_late_data_disk_images_the_pipeline_tags(fake):
         {"key": "ecs-imaging-run", "value": RUN_ID},
         {"key": "ecs-imaging-server", "value": SERVER_ID},
     ]
+
+
+def test_reconcile_runs_finds_by_run_tag_the_data_disk_images_of_a_job_without_results(fake):
+    fake.jobs[JOB_ID] = {**_job("SUCCESS"), "entities": {"sub_jobs_result": []}}
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+    cause = {**json.loads(_timed_out().cause), "image_kind": "data-disks"}
+
+    report = reconcile.reconcile_runs(
+        FakeHistory([_failed(cause, error="ImageJobTimedOut")]), now=NOW
+    )
+
+    [run] = report.reconciled
+    assert (run.outcome, run.image_ids, run.server_restarted) == ("IMAGED", [IMAGE_ID], True)
+    assert IMAGE_ID in fake.tagged
+
+
+def test_reconcile_runs_gives_late_data_disk_images_the_tags_of_the_cause(fake):
+    fake.jobs[JOB_ID] = {
+        **_job("SUCCESS"),
+        "entities": {"sub_jobs_result": [{"entities": {"image_id": IMAGE_ID}}]},
+    }
+    fake.images[IMAGE_ID] = {**_image(IMAGE_ID), "tags": []}
+    tags = {"ecs-imaging-run": RUN_ID, "ecs-imaging-server": SERVER_ID, "owner": "ops team"}
+    dropped = [{"key": "tier", "source": "server", "reason": "IMS allows 10 tags per image"}]
+    cause = {
+        **json.loads(_timed_out().cause),
+        "image_kind": "data-disks",
+        "tags": tags,
+        "dropped_tags": dropped,
+    }
+
+    report = reconcile.reconcile_runs(
+        FakeHistory([_failed(cause, error="ImageJobTimedOut")]), now=NOW
+    )
+
+    [(_, detail)] = _events(report)
+    assert fake.tagged[IMAGE_ID] == [{"key": key, "value": value} for key, value in tags.items()]
+    assert detail["dropped_tags"] == dropped
+
+
+def _adopted(image_id=IMAGE_ID):
+    # Create image adopted the run's image on a retry: no job id reaches the cause.
+    cause = {**json.loads(_timed_out().cause), "job_id": None, "image_id": image_id}
+    return _failed(cause, error="ImageJobTimedOut")
+
+
+def test_reconcile_runs_finishes_by_its_image_id_a_run_that_adopted_its_image(fake, cloud):
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+
+    report = reconcile.reconcile_runs(FakeHistory([_adopted()]), now=NOW)
+
+    [run] = report.reconciled
+    assert (run.outcome, run.image_ids, run.server_restarted) == ("IMAGED", [IMAGE_ID], True)
+    assert not [call for call in cloud.calls if "/jobs/" in call.request.url.path]
+
+
+def test_reconcile_runs_waits_for_the_adopted_image_of_a_run_without_job(fake):
+    fake.images[IMAGE_ID] = _image(IMAGE_ID, status="saving")
+    history = FakeHistory([_adopted()])
+
+    report = reconcile.reconcile_runs(history, now=NOW)
+
+    assert [run.reason for run in report.pending] == ["the run's image is still being made"]
+    assert (history.claims, history.marks, fake.starts) == (set(), set(), 0)
 
 
 def test_reconcile_runs_leaves_a_running_job_unmarked(fake):
@@ -350,14 +435,41 @@ def test_reconcile_runs_skips_a_marked_run_without_asking_the_cloud(fake, cloud)
     assert not [call for call in cloud.calls if "jobs" in call.request.url.path]
 
 
-def test_reconcile_runs_skips_a_run_another_pass_marked_first(fake):
+def test_reconcile_runs_skips_a_run_another_pass_finished_first(fake):
     fake.jobs[JOB_ID] = _job("SUCCESS")
     fake.images[IMAGE_ID] = _image(IMAGE_ID)
 
-    report = reconcile.reconcile_runs(FakeHistory([_timed_out()], marked_elsewhere=True), now=NOW)
+    report = reconcile.reconcile_runs(FakeHistory([_timed_out()], elsewhere="finished"), now=NOW)
 
     assert (report.reconciled, report.already_reconciled) == ([], 1)
     assert fake.starts == 0
+
+
+def test_reconcile_runs_leaves_a_run_another_pass_claimed_to_it(fake):
+    fake.jobs[JOB_ID] = _job("SUCCESS")
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+
+    report = reconcile.reconcile_runs(FakeHistory([_timed_out()], elsewhere="claimed"), now=NOW)
+
+    assert [run.reason for run in report.pending] == ["another pass is reconciling the run"]
+    assert (fake.starts, fake.tagged, report.events()) == (0, {}, [])
+
+
+def test_reconcile_runs_gives_up_its_claim_when_an_action_fails_and_acts_again_later(fake):
+    fake.jobs[JOB_ID] = _job("SUCCESS")
+    fake.images[IMAGE_ID] = _image(IMAGE_ID)
+    fake.failing_actions = 1
+    history = FakeHistory([_timed_out()])
+
+    failed = reconcile.reconcile_runs(history, now=NOW)
+
+    assert [error.error for error in failed.errors] == ["CloudTransientError"]
+    assert (failed.events(), history.claims, history.marks) == ([], set(), set())
+
+    retried = reconcile.reconcile_runs(history, now=NOW + timedelta(minutes=15))
+
+    assert [run.server_restarted for run in retried.reconciled] == [True]
+    assert history.marks == {ARN}
 
 
 def test_reconcile_runs_finds_by_run_tag_the_image_of_an_unknown_create(fake):
@@ -435,26 +547,13 @@ def test_settings_from_environment_names_the_missing_variable(monkeypatch):
 # --- StepFunctionsHistory over look-alikes of the boto3 clients ----------------
 
 
-class ConditionalCheckFailedException(Exception):
-    """What boto3's DynamoDB client raises when a put's condition fails."""
-
-
 class FakeDynamoDB:
-    exceptions = type(
-        "Exceptions", (), {"ConditionalCheckFailedException": ConditionalCheckFailedException}
-    )
-
     def __init__(self, items=None):
         self.items = dict(items or {})
 
     def get_item(self, TableName, Key, ConsistentRead):
         item = self.items.get(Key["id"]["S"])
         return {"Item": item} if item else {}
-
-    def put_item(self, TableName, Item, ConditionExpression):
-        if Item["id"]["S"] in self.items:
-            raise ConditionalCheckFailedException()
-        self.items[Item["id"]["S"]] = Item
 
 
 class FakeStepFunctions:
@@ -498,21 +597,83 @@ def test_step_functions_history_lists_failures_of_the_window_and_stops_at_older_
     assert stepfunctions.requests[0]["statusFilter"] == "FAILED"
 
 
-def test_step_functions_history_mark_is_refused_once_the_run_is_marked():
-    history = _history(dynamodb=FakeDynamoDB())
+@pytest.fixture
+def table():
+    """The template's state table in moto, which checks the conditions of each put."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
+        dynamodb.create_table(**sam.tables(sam.load_template())["RunStateTable"])
+        yield dynamodb
 
-    first = history.mark_reconciled(ARN, NOW + timedelta(days=30))
-    second = history.mark_reconciled(ARN, NOW + timedelta(days=30))
 
-    assert (first, second, history.is_reconciled(ARN)) == (True, False, True)
+def _pass(dynamodb, pass_id):
+    return StepFunctionsHistory(
+        FakeStepFunctions([]), dynamodb, "arn:sm", "RunStateTable", pass_id=pass_id
+    )
 
 
-def test_step_functions_history_mark_expires_in_the_ttl_attribute():
-    dynamodb = FakeDynamoDB()
+def _mark_item(dynamodb):
+    key = {"id": {"S": f"reconciled#{ARN}"}}
+    return dynamodb.get_item(TableName="RunStateTable", Key=key)["Item"]
 
-    _history(dynamodb=dynamodb).mark_reconciled(ARN, NOW)
 
-    assert dynamodb.items[f"reconciled#{ARN}"]["expiration"] == {"N": str(int(NOW.timestamp()))}
+def test_step_functions_history_claim_is_refused_while_another_pass_holds_it(table):
+    first, second = _pass(table, "p1"), _pass(table, "p2")
+
+    taken = [first.claim(ARN, NOW), second.claim(ARN, NOW + timedelta(minutes=14))]
+
+    assert taken == [True, False]
+    assert first.is_reconciled(ARN) is False
+
+
+def test_step_functions_history_released_claim_is_taken_by_the_next_pass(table):
+    first, second = _pass(table, "p1"), _pass(table, "p2")
+    first.claim(ARN, NOW)
+
+    first.release(ARN, NOW)
+
+    assert second.claim(ARN, NOW) is True
+    assert _mark_item(table)["claimed_by"] == {"S": "p2"}
+
+
+def test_step_functions_history_release_leaves_the_claim_of_another_pass(table):
+    first, second = _pass(table, "p1"), _pass(table, "p2")
+    first.claim(ARN, NOW)
+
+    second.release(ARN, NOW)
+
+    assert second.claim(ARN, NOW) is False
+
+
+def test_step_functions_history_lapsed_claim_of_a_crashed_pass_is_taken_over(table):
+    _pass(table, "p1").claim(ARN, NOW)
+
+    later = NOW + reconcile.CLAIM_LIFETIME + timedelta(seconds=1)
+
+    assert _pass(table, "p2").claim(ARN, later) is True
+
+
+def test_step_functions_history_finished_run_is_never_claimed_again(table):
+    first = _pass(table, "p1")
+    first.claim(ARN, NOW)
+
+    first.mark_reconciled(ARN, NOW)
+
+    later = _pass(table, "p2")
+    assert (later.is_reconciled(ARN), later.claim(ARN, NOW + timedelta(days=1))) == (True, False)
+    assert _mark_item(table)["expiration"] == {
+        "N": str(int((NOW + reconcile.MARK_LIFETIME).timestamp()))
+    }
+
+
+def test_step_functions_history_mark_of_before_claims_counts_as_finished(table):
+    table.put_item(
+        TableName="RunStateTable",
+        Item={"id": {"S": f"reconciled#{ARN}"}, "expiration": {"N": "1"}},
+    )
+    history = _pass(table, "p1")
+
+    assert (history.is_reconciled(ARN), history.claim(ARN, NOW)) == (True, False)
 
 
 @pytest.mark.parametrize(

@@ -171,6 +171,7 @@ def test_data_images_one_per_disk_in_sub_jobs(emu: Emulator, ims: httpx.Client) 
     made = [images[sub["entities"]["image_id"]] for sub in subs]
     assert [image.min_disk for image in made] == [20, 10]
     assert [image.tags for image in made] == [["disk=one"], ["owner=ops"]]
+    assert _names(ims, tag="disk=one") == ["files-d1"]
     assert [image.description for image in made] == ["data", "second"]
     shown = ims.get(f"/v2/images/{made[0].id}").json()
     assert shown["virtual_env_type"] == "DataImage"
@@ -223,6 +224,11 @@ def _volume_case(case: str, emu: Emulator) -> list[dict[str, Any]]:
         "no-name": [{"volume_id": second}],
         "bad-old-tag": [{"name": "d", "volume_id": second, "tags": ["no-dot"]}],
         "repeated-tag": [{"name": "d", "volume_id": second, "tags": ["a.b", "a.c"]}],
+        "long-old-key": [{"name": "d", "volume_id": second, "tags": ["k" * 37 + ".v"]}],
+        "long-old-value": [{"name": "d", "volume_id": second, "tags": ["k." + "v" * 44]}],
+        "old-tag-space": [{"name": "d", "volume_id": second, "tags": ["k.v w"]}],
+        "new-tag-in-item": [{"name": "d", "volume_id": second, "tags": [{"key": "k"}]}],
+        "eleven-tags": [{"name": "d", "volume_id": second, "tags": [f"k{i}.v" for i in range(11)]}],
         "not-object": ["d"],
     }
     return cases[case]
@@ -239,6 +245,11 @@ def _volume_case(case: str, emu: Emulator) -> list[dict[str, Any]]:
         ("no-name", "IMG.0013"),
         ("bad-old-tag", "IMG.0115"),
         ("repeated-tag", "IMG.0115"),
+        ("long-old-key", "IMG.0115"),
+        ("long-old-value", "IMG.0115"),
+        ("old-tag-space", "IMG.0115"),
+        ("new-tag-in-item", "IMG.0115"),
+        ("eleven-tags", "IMG.0116"),
         ("not-object", "IMG.0001"),
     ],
 )

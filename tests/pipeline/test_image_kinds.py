@@ -20,13 +20,40 @@ def test_data_disk_run_makes_one_tagged_image_per_data_disk(bench):
     assert sorted(image.name[-6:] for image in images) == ["-data1", "-data2"]
 
 
-def test_data_disk_job_without_sub_job_results_finds_its_images_by_name(bench):
+def test_data_disk_job_without_sub_job_results_finds_its_images_by_run_tag(bench):
     bench.emulator.faults.hide_next_sub_job_results()
 
     result = bench.run({"server_id": FILES, "image_kind": "data-disks"})
 
     assert result.status == "SUCCEEDED", result.cause
+    assert sorted(result.output["image_ids"]) == sorted(i.id for i in bench.emulator.images())
     assert len(result.output["image_ids"]) == 2
+
+
+def test_data_disk_runs_of_two_servers_with_one_image_name_make_an_image_each(bench):
+    servers = [
+        bench.emulator.add_server(name=name, status="SHUTOFF", system_disk_gb=5, data_disks_gb=[5])
+        for name in ("nightly-a", "nightly-b")
+    ]
+    results = [
+        bench.run(
+            {"server_id": server_id, "image_kind": "data-disks", "image_name": "nightly"},
+            name=f"run-{number}",
+        )
+        for number, server_id in enumerate(servers)
+    ]
+
+    run_ids = {
+        event["detail"]["server_id"]: event["detail"]["run_id"]
+        for event in bench.events()
+        if event["detail-type"] == "Image Created"
+    }
+    images = {image.id: image for image in bench.emulator.images()}
+    assert len(images) == 2
+    for server_id, result in zip(servers, results, strict=True):
+        [image_id] = result.output["image_ids"]
+        assert f"ecs-imaging-server={server_id}" in images[image_id].tags
+        assert f"ecs-imaging-run={run_ids[server_id]}" in images[image_id].tags
 
 
 def test_data_disk_run_of_a_server_without_data_disks_is_skipped(bench):

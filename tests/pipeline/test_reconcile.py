@@ -121,6 +121,25 @@ def test_reconcile_twice_acts_once(bench):
     assert len(_late_events(bench)) == 1
 
 
+def test_reconcile_starts_the_server_on_a_later_pass_when_its_start_failed(bench):
+    server_id = _server(bench)
+    result = _timed_out_run(bench, server_id)
+    bench.emulator.clock.advance(JOBS_DONE)
+    bench.emulator.faults.fail_calls("ecs.start", status=503, count=1)
+
+    failed = reconcile(bench.engine)
+    left_stopped = bench.emulator.server(server_id).status
+    retried = reconcile(bench.engine)
+
+    assert [error["error"] for error in failed["errors"]] == ["CloudTransientError"]
+    assert left_stopped == "SHUTOFF"
+    assert [run["server_restarted"] for run in retried["reconciled"]] == [True]
+    bench.emulator.clock.advance(600)
+    assert bench.emulator.server(server_id).status == "ACTIVE"
+    assert _mark(result)["reconcile_state"] == {"S": "finished"}
+    assert [e["detail-type"] for e in _late_events(bench)] == ["Image Created"]
+
+
 def test_reconcile_never_starts_a_server_the_run_found_stopped(bench):
     server_id = _server(bench, status="SHUTOFF")
     _timed_out_run(bench, server_id)
@@ -147,6 +166,87 @@ def test_reconcile_finds_by_its_tag_the_image_of_a_create_with_unknown_outcome(b
     [image] = bench.emulator.images()
     assert (run["outcome"], run["image_ids"]) == ("IMAGED", [image.id])
     assert run["server_restarted"] is True
+
+
+def test_reconcile_finds_by_run_tag_the_late_images_of_a_data_disk_job_without_results(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09", status="ACTIVE", system_disk_gb=5, data_disks_gb=[DISK_GB]
+    )
+    bench.emulator.faults.hide_next_sub_job_results()
+    _timed_out_run(bench, server_id, image_kind="data-disks")
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (run["outcome"], run["image_ids"]) == ("IMAGED", [image.id])
+    assert run["server_restarted"] is True
+    assert _starts(bench) == 1
+
+
+def test_reconcile_gives_late_data_disk_images_every_tag_of_the_run(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09",
+        status="ACTIVE",
+        system_disk_gb=5,
+        data_disks_gb=[DISK_GB],
+        tags=["team=ops.eu", "tier=files"],
+    )
+    user_tags = {"owner": "ops team", **{f"u{number}": "v" for number in range(6)}}
+    result = _timed_out_run(
+        bench, server_id, image_kind="data-disks", tags=user_tags, copy_server_tags=True
+    )
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    reconcile(bench.engine)
+
+    cause = result.cause_json
+    [image] = bench.emulator.images()
+    [created] = [e["detail"] for e in _late_events(bench) if e["detail-type"] == "Image Created"]
+    assert len(cause["tags"]) == 10
+    assert {"owner=ops team", "team=ops.eu", f"ecs-imaging-server={server_id}"} <= set(image.tags)
+    assert sorted(image.tags) == sorted(f"{key}={value}" for key, value in cause["tags"].items())
+    assert [tag["key"] for tag in cause["dropped_tags"]] == ["tier"]
+    assert created["dropped_tags"] == cause["dropped_tags"]
+
+
+def test_reconcile_tags_the_data_disk_images_of_a_create_with_unknown_outcome(bench):
+    server_id = bench.emulator.add_server(
+        name="files-09", status="ACTIVE", system_disk_gb=5, data_disks_gb=[DISK_GB]
+    )
+    bench.emulator.faults.drop_connection("ims.create_data_images")
+    result = bench.run(
+        {"server_id": server_id, "image_kind": "data-disks", "tags": {"owner": "ops team"}},
+        name="unknown",
+    )
+    assert result.cause_json["reconcile"] is True, result.cause
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (run["outcome"], run["server_restarted"]) == ("IMAGED", True)
+    assert {"owner=ops team", f"ecs-imaging-run={result.cause_json['run_id']}"} <= set(image.tags)
+
+
+def test_reconcile_finishes_by_its_image_id_a_run_that_adopted_its_image(bench):
+    server_id = _server(bench)
+    bench.engine.faults.after_success["CreateImageFunction"] = 1
+    result = _timed_out_run(bench, server_id)
+    bench.emulator.clock.advance(JOBS_DONE)
+
+    report = reconcile(bench.engine)
+
+    [run] = report["reconciled"]
+    [image] = bench.emulator.images()
+    assert (result.cause_json["job_id"], result.cause_json["image_id"]) == (None, image.id)
+    assert (run["outcome"], run["image_ids"], run["server_restarted"]) == (
+        "IMAGED",
+        [image.id],
+        True,
+    )
 
 
 def test_reconcile_ignores_a_run_that_failed_without_leaving_work(bench):

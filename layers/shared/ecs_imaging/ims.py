@@ -5,12 +5,14 @@ image. Reads, tag changes and deletions are safe to repeat.
 """
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, NamedTuple
 
 from .errors import InvalidInput, ResourceNotFound
 from .http import job_id_of, json_object
 from .models import (
+    OLD_TAG_PART_PATTERN,
     Image,
     ImageQuota,
     ImageSpec,
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 500
 _SPEC_OPTIONS = {"max_ram", "min_ram", "enterprise_project_id"}
+_OLD_TAG_PART = re.compile(OLD_TAG_PART_PATTERN)
 ExportFormat = Literal["qcow2", "vhd", "zvhd", "vmdk"]
 
 
@@ -60,13 +63,15 @@ def create_data_disk_images(session: CloudSession, disks: Iterable[DataDiskImage
     """Start one job that images each given data disk; returns its job id.
 
     The data-disk variant takes only old-style `key.value` tags, whose character
-    rules are narrower, so the images are tagged once the job has made them.
+    rules are narrower: a spec's tags must fit them (InvalidInput before any call
+    if not), and any other tags are added once the job has made the images.
     """
     data_images = [
         {
             "name": disk.spec.name,
             "volume_id": disk.volume_id,
             "description": disk.spec.description,
+            **({"tags": _old_format_tags(disk.spec.tags)} if disk.spec.tags else {}),
         }
         for disk in disks
     ]
@@ -202,6 +207,17 @@ def _spec_body(spec: ImageSpec) -> dict[str, Any]:
     options = spec.model_dump(include=_SPEC_OPTIONS, exclude_unset=True, exclude_none=True)
 
     return body | options
+
+
+def _old_format_tags(tags: Mapping[str, str]) -> list[str]:
+    for key, value in tags.items():
+        if not (_OLD_TAG_PART.fullmatch(key) and _OLD_TAG_PART.fullmatch(value)):
+            raise InvalidInput(
+                f"Tag {key!r}={value!r} does not fit the old format 'key.value' "
+                "(letters, digits, '_' and '-') that data-disk images take."
+            )
+
+    return [f"{key}.{value}" for key, value in tags.items()]
 
 
 def _start_job(session: CloudSession, path: str, body: Mapping[str, Any]) -> str:

@@ -28,6 +28,9 @@ IMAGE_NAME_PATTERN = r"^[A-Za-z0-9._-](?:[A-Za-z0-9._ -]{0,126}[A-Za-z0-9._-])?$
 MAX_TAGS_PER_IMAGE = 10
 TAG_KEY_MAX = 36
 TAG_VALUE_MAX = 43
+# The old "key.value" tag format (data-disk images take no other at creation)
+# allows only letters, digits, "_" and "-" on either side of the dot (reference 2.10).
+OLD_TAG_PART_PATTERN = r"^[A-Za-z0-9_-]*$"
 # The pipeline's own tags on every image it makes, see `naming.pipeline_tags`.
 RESERVED_TAG_PREFIX = "ecs-imaging-"
 PIPELINE_TAG_COUNT = 2

@@ -191,8 +191,13 @@ def create_image(run: RunContext, session: CloudSession | None = None) -> JobChe
             session, server_id=run.server_id, spec=spec, vault_id=run.vault_id
         )
     elif run.image_kind is ImageKind.DATA_DISKS:
+        # Only the pipeline's own tags surely fit the old format data-disk images
+        # take: with them the run finds its images; Finalize run adds the rest.
+        own = naming.pipeline_tags(run.run_id, run.server_id)
         disks = [
-            ims.DataDiskImage(disk.volume_id, spec.model_copy(update={"name": disk.image_name}))
+            ims.DataDiskImage(
+                disk.volume_id, spec.model_copy(update={"name": disk.image_name, "tags": own})
+            )
             for disk in run.data_disks
         ]
         job_id = ims.create_data_disk_images(session, disks)
@@ -269,7 +274,7 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
     image_ids = _finished_image_ids(session, run, job)
     images = [ims.show_image(session, image_id) for image_id in image_ids]
     if run.image_kind is ImageKind.DATA_DISKS:
-        # Data-disk jobs take no key/value tags, so they are added now.
+        # Data-disk jobs took the pipeline's own tags only: the others come now.
         for image in images:
             ims.add_image_tags(session, image.id, run.tags)
     restarted = False
@@ -355,6 +360,9 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "http_status": answer["http_status"],
         "request_id": answer["request_id"],
         "stopped_by_pipeline": stopped_by_run,
+        # What reconcile gives data-disk images it finalizes (at most 10 tags).
+        "tags": run.tags,
+        "dropped_tags": run.dropped_tags,
         "restore": restore,
         # Reconcile starts the server once nothing can be imaging it any more.
         "reconcile": restore.startswith(LEFT_STOPPED),
@@ -488,16 +496,12 @@ def _export_object(request: PipelineInput, variables: dict[str, str]) -> str | N
 
 
 def _find_run_images(session: CloudSession, run: RunContext) -> JobCheck | None:
-    """The images this run already started, as a job check; None if there are none."""
-    if run.image_kind is ImageKind.DATA_DISKS:
-        # Data-disk images carry no tags until finalized: find them by their names.
-        found = [
-            image
-            for disk in run.data_disks
-            for image in ims.list_images(session, name=disk.image_name)
-        ]
-    else:
-        found = ims.list_images(session, tag=(naming.RUN_TAG, run.run_id))
+    """The images this run already started, as a job check; None if there are none.
+
+    Every kind of image carries the run's tag from its creation on: a name may be
+    another server's or another run's too.
+    """
+    found = ims.list_images(session, tag=(naming.RUN_TAG, run.run_id))
     if not found:
         return None
     logger.debug("Adopted the run's images", extra={"image_ids": [i.id for i in found]})

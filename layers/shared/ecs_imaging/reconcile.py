@@ -7,14 +7,19 @@ their image jobs again: images that finished late are finalized (tags, retention
 an "Image Created" entry marked late), images that did not are recorded as
 failed, and the server is started once nothing can be imaging it any more.
 
-A mark in the state table, put on condition that it is new, comes before any
-change: a run is acted on once, however often or concurrently passes run.
+A pass claims a run in the state table before it changes anything, on condition
+that no other pass's claim is in force, and marks the run finished once every
+action has succeeded: concurrent passes never act on a run together. A pass that
+fails part-way gives its claim up, and a later pass acts on the run again; every
+action (tags, retention, events, the start of a server the run stopped) repeats
+safely.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +41,10 @@ LOOKBACK = timedelta(days=7)
 # The longest a run lasts: the largest deadline (1440 minutes) and its cleanup.
 LONGEST_RUN = timedelta(days=1, hours=1)
 MARK_LIFETIME = timedelta(days=30)
+# Longer than a Lambda invocation can last (15 minutes): a claim outlives the pass
+# that took it, so it lapses only for a pass that crashed.
+CLAIM_LIFETIME = timedelta(minutes=20)
+CLAIMED, FINISHED = "claimed", "finished"
 # IMS lists an image as soon as it accepts the job that makes it; a run whose
 # create outcome is unknown and that shows none this long after is taken to have
 # made none.
@@ -73,11 +82,20 @@ class RunHistory(Protocol):
         ...
 
     def is_reconciled(self, execution_arn: str) -> bool:
-        """Whether a pass has acted on the run already."""
+        """Whether a pass has finished the run."""
         ...
 
-    def mark_reconciled(self, execution_arn: str, expires: datetime) -> bool:
-        """Mark the run as acted on; False when it was marked before."""
+    def claim(self, execution_arn: str, now: datetime) -> bool:
+        """Claim the run for this pass; False while another pass's claim is in
+        force, and once the run is finished."""
+        ...
+
+    def release(self, execution_arn: str, now: datetime) -> None:
+        """Give up this pass's claim, so that a later pass takes the run again."""
+        ...
+
+    def mark_reconciled(self, execution_arn: str, now: datetime) -> None:
+        """Record that this pass finished the run it claimed."""
         ...
 
     def lock_holder(self, server_id: str, now: datetime) -> str | None:
@@ -100,6 +118,9 @@ class UnfinishedRun(BaseModel):
     image_kind: ImageKind = ImageKind.SYSTEM
     stopped_by_pipeline: bool = False
     retention: RetentionPolicy | None = None
+    # The run's tags: data-disk images get them when the run is finalized.
+    tags: dict[str, str] = Field(default_factory=dict)
+    dropped_tags: list[dict[str, str]] = Field(default_factory=list)
 
 
 class ReconciledRun(BaseModel):
@@ -227,15 +248,24 @@ def unfinished_run(execution: FailedExecution) -> UnfinishedRun | None:
 
 
 class StepFunctionsHistory:
-    """RunHistory over boto3 Step Functions and DynamoDB clients (or look-alikes)."""
+    """RunHistory over boto3 Step Functions and DynamoDB clients (or look-alikes).
+
+    One instance is one pass: its claims carry the pass's own id.
+    """
 
     def __init__(
-        self, stepfunctions: Any, dynamodb: Any, state_machine_arn: str, table_name: str
+        self,
+        stepfunctions: Any,
+        dynamodb: Any,
+        state_machine_arn: str,
+        table_name: str,
+        pass_id: str | None = None,
     ) -> None:
         self._stepfunctions = stepfunctions
         self._dynamodb = dynamodb
         self._state_machine_arn = state_machine_arn
         self._table_name = table_name
+        self._pass_id = pass_id or uuid.uuid4().hex
 
     def failed_since(self, since: datetime) -> Iterator[str]:
         """The ARNs of the executions that failed at or after `since`, newest first."""
@@ -271,24 +301,47 @@ class StepFunctionsHistory:
         )
 
     def is_reconciled(self, execution_arn: str) -> bool:
-        """Whether the run's mark is in the table."""
-        return self._get_item(_mark_key(execution_arn)) is not None
-
-    def mark_reconciled(self, execution_arn: str, expires: datetime) -> bool:
-        """Put the run's mark unless it is there; False when it was."""
-        try:
-            self._dynamodb.put_item(
-                TableName=self._table_name,
-                Item={
-                    "id": {"S": _mark_key(execution_arn)},
-                    "expiration": {"N": str(int(expires.timestamp()))},
-                },
-                ConditionExpression="attribute_not_exists(id)",
-            )
-        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+        """Whether the run's mark says finished (marks of before claims do too)."""
+        item = self._get_item(_mark_key(execution_arn))
+        if item is None:
             return False
 
-        return True
+        state = item.get("reconcile_state", {}).get("S", FINISHED)
+
+        return bool(state == FINISHED)
+
+    def claim(self, execution_arn: str, now: datetime) -> bool:
+        """Put the run's claim unless the run is finished or claimed by a pass
+        whose claim is in force; False then."""
+        return self._put_mark(
+            execution_arn,
+            now,
+            CLAIMED,
+            claim_ends=now + CLAIM_LIFETIME,
+            condition="attribute_not_exists(id) OR "
+            "(reconcile_state = :claimed AND claim_expires < :now)",
+            values={":claimed": {"S": CLAIMED}, ":now": _epoch(now)},
+        )
+
+    def release(self, execution_arn: str, now: datetime) -> None:
+        """Let the claim of this pass lapse at once, if it still holds it."""
+        self._put_mark(
+            execution_arn,
+            now,
+            CLAIMED,
+            condition="claimed_by = :pass AND reconcile_state = :claimed",
+            values={":pass": {"S": self._pass_id}, ":claimed": {"S": CLAIMED}},
+        )
+
+    def mark_reconciled(self, execution_arn: str, now: datetime) -> None:
+        """Turn the claim of this pass into the run's finished mark."""
+        self._put_mark(
+            execution_arn,
+            now,
+            FINISHED,
+            condition="claimed_by = :pass",
+            values={":pass": {"S": self._pass_id}},
+        )
 
     def lock_holder(self, server_id: str, now: datetime) -> str | None:
         """The run holding the server's lock (see the pipeline's ASL), if in force."""
@@ -298,6 +351,39 @@ class StepFunctionsHistory:
             return None
 
         return str(item.get("run_id", {}).get("S", ""))
+
+    def _put_mark(
+        self,
+        execution_arn: str,
+        now: datetime,
+        state: str,
+        *,
+        condition: str,
+        values: dict[str, dict[str, str]],
+        claim_ends: datetime | None = None,
+    ) -> bool:
+        # PutItem only (the function may not update or delete items): each write
+        # replaces the whole mark, on condition of what it replaces.
+        item = {
+            "id": {"S": _mark_key(execution_arn)},
+            "reconcile_state": {"S": state},
+            "claimed_by": {"S": self._pass_id},
+            # A released claim ended at the epoch: any pass may take the run.
+            "claim_expires": _epoch(claim_ends) if claim_ends is not None else {"N": "0"},
+            "expiration": _epoch(now + MARK_LIFETIME),
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table_name,
+                Item=item,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except self._dynamodb.exceptions.ConditionalCheckFailedException:
+            logger.debug("Mark not written", extra={"execution_arn": execution_arn})
+            return False
+
+        return True
 
     def _get_item(self, key: str) -> dict[str, Any] | None:
         answer = self._dynamodb.get_item(
@@ -334,17 +420,27 @@ def _reconcile_run(
     verdict = _judge(history, session, run, execution, now)
     if verdict.state == "pending":
         logger.debug("Run left for later", extra={"run_id": run.run_id})
-        return PendingRun(
-            execution_arn=execution_arn,
-            run_id=run.run_id,
-            server_id=run.server_id,
-            reason=verdict.reason,
-        )
-    if not history.mark_reconciled(execution_arn, now + MARK_LIFETIME):
-        # Another pass got there first.
-        return _ALREADY_RECONCILED
+        return _pending(execution_arn, run, verdict.reason)
+    if not history.claim(execution_arn, now):
+        if history.is_reconciled(execution_arn):
+            return _ALREADY_RECONCILED
+        return _pending(execution_arn, run, "another pass is reconciling the run")
 
-    return _finish(session, run, execution, verdict, now)
+    try:
+        reconciled = _finish(session, run, execution, verdict, now)
+    except Exception:
+        # Not marked finished: a later pass acts again, and each action repeats safely.
+        history.release(execution_arn, now)
+        raise
+    history.mark_reconciled(execution_arn, now)
+
+    return reconciled
+
+
+def _pending(execution_arn: str, run: UnfinishedRun, reason: str) -> PendingRun:
+    return PendingRun(
+        execution_arn=execution_arn, run_id=run.run_id, server_id=run.server_id, reason=reason
+    )
 
 
 def _judge(
@@ -382,11 +478,9 @@ def _judge_images(
     if job is not None and job.status is JobStatus.FAIL:
         return "failed", f"image job {job.job_id} failed", []
 
+    # Without a job naming them (an unknown create, a data-disk job without
+    # sub-job results), the run's images are those with its tag.
     expected = _expected_image_ids(run, job)
-    if not expected and run.image_kind is ImageKind.DATA_DISKS:
-        # Untagged until finalized, data-disk images of an unknown create cannot be
-        # found; their server stays stopped until someone looks.
-        return "pending", "the run's data-disk images cannot be found by tag", []
     if expected:
         shown = [_show_image(session, image_id) for image_id in expected]
         found = [image for image in shown if image is not None]
@@ -413,11 +507,13 @@ def _finish(
     verdict: _Verdict,
     now: datetime,
 ) -> ReconciledRun:
-    """Act on a marked run: finalize or record its images, then start its server."""
+    """Act on a claimed run: finalize or record its images, then start its server."""
     if verdict.state == "imaged" and run.image_kind is ImageKind.DATA_DISKS:
-        # Data-disk images get their tags when a run is finalized, which this is.
+        # Data-disk images get the run's other tags when it is finalized, which
+        # this is; a cause without tags still gives them the pipeline's own.
+        tags = {**naming.pipeline_tags(run.run_id, run.server_id), **run.tags}
         for image in verdict.images:
-            ims.add_image_tags(session, image.id, naming.pipeline_tags(run.run_id, run.server_id))
+            ims.add_image_tags(session, image.id, tags)
     restarted = _start_if_stopped(session, run, verdict.server)
 
     deleted: list[retention.Deletion] = []
@@ -479,6 +575,7 @@ def _build_events(
         "image_name": images[0].name,
         "job_id": run.job_id,
         "server_restarted": restarted,
+        "dropped_tags": run.dropped_tags,
         "deleted_image_ids": [d.image_id for d in deleted if d.deleted],
         "late": True,
     }
@@ -554,6 +651,10 @@ def _show_server(session: CloudSession, server_id: str) -> Server | None:
 
 def _mark_key(execution_arn: str) -> str:
     return f"reconciled#{execution_arn}"
+
+
+def _epoch(moment: datetime) -> dict[str, str]:
+    return {"N": str(int(moment.timestamp()))}
 
 
 def _json_object(text: str | None) -> dict[str, Any]:
