@@ -1,4 +1,5 @@
-"""How run events reach people: the rule, the encrypted topic, its key and the mail.
+"""How run events reach people (the rule, the encrypted topic, its key, the mail) and
+the schedule of the retention pass that sends some of them.
 
 EventBridge can publish to an encrypted topic only when the topic's key is a
 customer managed one whose key policy lets EventBridge use it; the key policy of
@@ -131,3 +132,9 @@ def test_retention_schedule_passes_the_tag_and_the_policy(resources):
     assert schedule["Target"]["Input"] == {
         "Fn::Sub": '{"tag": "${RetentionTag}", "retention": ${RetentionPolicy}}'
     }
+
+
+def test_a_failed_retention_pass_is_not_retried_before_the_next(resources):
+    function = resources["ApplyRetentionFunction"]["Properties"]
+
+    assert function["EventInvokeConfig"] == {"MaximumRetryAttempts": 0}

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from ecs_imaging import http
 from ecs_imaging.models import IMAGE_NAME_PATTERN
 
 STOPPED = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"  # web-01, tags auto-image=daily
@@ -57,6 +58,23 @@ def test_retention_keeps_the_last_n_of_one_server_only(bench):
     assert len(_images_of(bench, RUNNING)) == 1
     assert len(result.output["deleted_images"]) == 1
     assert "Image Deleted" in bench.event_types()
+
+
+def test_retention_that_cannot_delete_reports_it_and_the_run_still_succeeds(bench, monkeypatch):
+    monkeypatch.setattr(http, "BACKOFF_CAP_SECONDS", 0.01)
+    bench.run({"server_id": STOPPED}, name="earlier")
+    bench.emulator.faults.fail_calls("ims.delete_image", status=503, count=None)
+
+    result = bench.run({"server_id": STOPPED, "retention": {"keep_last": 1}}, name="later")
+
+    assert result.status == "SUCCEEDED", result.cause
+    [kept] = result.output["deleted_images"]
+    assert (kept["deleted"], kept["reason"]) == (False, "failed: CloudTransientError")
+    assert len(_images_of(bench, STOPPED)) == 2
+    [created] = [e for e in bench.events() if e["detail-type"] == "Image Created"][1:]
+    assert created["detail"]["kept_images"] == [
+        {key: kept[key] for key in ("image_id", "reason", "error_code")}
+    ]
 
 
 def test_quota_used_up_fails_before_any_stop_or_create(bench):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import clock, config
+from . import clock, config, retention
 from .models import JobStatus, RunContext, RunOutcome
 
 SOURCE = "ecs-imaging"
@@ -35,6 +35,11 @@ def for_outcome(outcome: RunOutcome, run: RunContext) -> list[dict[str, str]]:
         "server_restarted": outcome.server_restarted,
         "dropped_tags": outcome.dropped_tags,
         "deleted_image_ids": [d["image_id"] for d in outcome.deleted_images if d["deleted"]],
+        "kept_images": [
+            {"image_id": d["image_id"], "reason": d["reason"], "error_code": d.get("error_code")}
+            for d in outcome.deleted_images
+            if not d["deleted"] and d["reason"] != retention.ALREADY_GONE
+        ],
         "duration_s": _seconds_since(run.started_at),
     }
     entries = [_entry("Image Created", created)]
