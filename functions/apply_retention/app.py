@@ -1,19 +1,15 @@
 """Apply retention: the retention policy on its own schedule, for every tagged server."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import aws, clock, config, retention
+from ecs_imaging import clock, notifications, retention
 from ecs_imaging.errors import RetentionIncomplete
 from ecs_imaging.fleet import SweepInput
 from ecs_imaging.models import RetentionPolicy, parse_model
 from ecs_imaging.observability import logger, metrics
 from ecs_imaging.session import CloudSession
-
-# PutEvents takes at most 10 entries a call.
-BATCH = 10
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -38,8 +34,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         for s in report
         if s.error
     ]
-    _announce(deleted)
-    _record(len(report), deleted, kept, failed)
+    unsent = notifications.send(notifications.scheduled_deletions(report))
+    _record(len(report), deleted, kept, failed, unsent)
     if failed:
         raise RetentionIncomplete(
             f"Retention failed for {len(failed)} of {len(report)} servers: "
@@ -53,26 +49,19 @@ def _item(server: retention.ServerRetention, deletion: retention.Deletion) -> di
     return {"server_id": server.server_id, **deletion._asdict()}
 
 
-def _record(servers: int, deleted: list[Any], kept: list[Any], failed: list[Any]) -> None:
-    log = logger.warning if failed or kept else logger.info
+def _record(
+    servers: int, deleted: list[Any], kept: list[Any], failed: list[Any], unsent: int
+) -> None:
+    log = logger.warning if failed or kept or unsent else logger.info
     log(
         "Retention applied",
-        extra={"servers": servers, "deleted": len(deleted), "kept": kept, "failed": failed},
+        extra={
+            "servers": servers,
+            "deleted": len(deleted),
+            "kept": kept,
+            "failed": failed,
+            "events_unsent": unsent,
+        },
     )
     metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=len(deleted))
     metrics.add_metric(name="RetentionFailures", unit=MetricUnit.Count, value=len(failed))
-
-
-def _announce(deleted: list[dict[str, Any]]) -> None:
-    entries = [
-        {
-            "Source": "ecs-imaging",
-            "DetailType": "Image Deleted",
-            "Detail": json.dumps({**item, "scheduled": True}, default=str),
-            "EventBusName": config.get_settings().event_bus_name,
-        }
-        for item in deleted
-    ]
-    client = aws.client("events")
-    for start in range(0, len(entries), BATCH):
-        client.put_events(Entries=entries[start : start + BATCH])

@@ -215,6 +215,7 @@ def test_iam_statements_limit_resource_star_to_required_actions(template):
 EXTRA_ACCESS = {
     "StartServerRunFunction": ({"states:StartExecution"}, [{"Ref": "ImagePipelineStateMachine"}]),
     "CheckServerRunFunction": ({"states:DescribeExecution"}, None),
+    "AnnounceRunEventFunction": ({"events:PutEvents"}, None),
 }
 
 

@@ -352,7 +352,7 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "restore": restore,
         # Reconcile starts the server once nothing can be imaging it any more.
         "reconcile": restore.startswith(LEFT_STOPPED),
-        "detail": _error_detail(error.get("Cause")),
+        "detail": notifications.error_detail(error.get("Cause")),
     }
     name = str(error.get("Error") or "RunFailed")
 
@@ -682,17 +682,3 @@ def _clamp(seconds: float, run: RunContext, now: datetime | None = None) -> int:
         wait = min(wait, max(remaining, 1))
 
     return int(wait)
-
-
-def _error_detail(cause: Any) -> Any:
-    """The message inside a Lambda error cause, without its stack trace."""
-    if not isinstance(cause, str):
-        return cause
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:1000]
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return {"type": parsed.get("errorType"), "message": parsed.get("errorMessage")}
-
-    return parsed
