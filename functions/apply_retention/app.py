@@ -1,24 +1,25 @@
 """Apply retention: the retention policy on its own schedule, for every tagged server."""
 
-import json
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import aws, clock, config, retention
+from ecs_imaging import clock, notifications, retention
+from ecs_imaging.errors import RetentionIncomplete
 from ecs_imaging.fleet import SweepInput
 from ecs_imaging.models import RetentionPolicy, parse_model
 from ecs_imaging.observability import logger, metrics
 from ecs_imaging.session import CloudSession
 
-# PutEvents takes at most 10 entries a call.
-BATCH = 10
-
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Scheduled: delete what `retention` says for each server with `tag`; report it."""
+    """Scheduled: delete what `retention` says for each server with `tag`; report it.
+
+    A server that fails does not stop the others; the invocation fails at the end
+    if any did, so that Lambda's error metric shows it.
+    """
     tag = parse_model(SweepInput, {"tag": event.get("tag"), "slot": "-"}, "retention input").tag
     policy = parse_model(RetentionPolicy, event.get("retention"), "retention policy")
     logger.append_keys(tag=tag)
@@ -26,29 +27,41 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     key, _, value = tag.partition("=")
     report = retention.sweep(CloudSession(), (key, value), policy, clock.now())
 
-    deleted = [
-        {"server_id": server_id, **deletion._asdict()}
-        for server_id, deletions in report.items()
-        for deletion in deletions
-        if deletion.deleted
+    deleted = [_item(server, d) for server in report for d in server.deletions if d.deleted]
+    kept = [_item(server, d) for server in report for d in server.deletions if d.kept]
+    failed = [
+        {"server_id": s.server_id, "error": s.error, "message": s.message}
+        for s in report
+        if s.error
     ]
-    _announce(deleted)
-    logger.info("Retention applied", extra={"servers": len(report), "deleted": len(deleted)})
+    unsent = notifications.send(notifications.scheduled_deletions(report))
+    _record(len(report), deleted, kept, failed, unsent)
+    if failed:
+        raise RetentionIncomplete(
+            f"Retention failed for {len(failed)} of {len(report)} servers: "
+            f"{[item['server_id'] for item in failed]!r}."
+        )
+
+    return {"servers": len(report), "deleted": deleted, "kept": kept}
+
+
+def _item(server: retention.ServerRetention, deletion: retention.Deletion) -> dict[str, Any]:
+    return {"server_id": server.server_id, **deletion._asdict()}
+
+
+def _record(
+    servers: int, deleted: list[Any], kept: list[Any], failed: list[Any], unsent: int
+) -> None:
+    log = logger.warning if failed or kept or unsent else logger.info
+    log(
+        "Retention applied",
+        extra={
+            "servers": servers,
+            "deleted": len(deleted),
+            "kept": kept,
+            "failed": failed,
+            "events_unsent": unsent,
+        },
+    )
     metrics.add_metric(name="ImagesDeleted", unit=MetricUnit.Count, value=len(deleted))
-
-    return {"servers": len(report), "deleted": deleted}
-
-
-def _announce(deleted: list[dict[str, Any]]) -> None:
-    entries = [
-        {
-            "Source": "ecs-imaging",
-            "DetailType": "Image Deleted",
-            "Detail": json.dumps({**item, "scheduled": True}, default=str),
-            "EventBusName": config.get_settings().event_bus_name,
-        }
-        for item in deleted
-    ]
-    client = aws.client("events")
-    for start in range(0, len(entries), BATCH):
-        client.put_events(Entries=entries[start : start + BATCH])
+    metrics.add_metric(name="RetentionFailures", unit=MetricUnit.Count, value=len(failed))

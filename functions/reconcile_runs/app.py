@@ -5,7 +5,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from ecs_imaging import reconcile
+from ecs_imaging import notifications, reconcile
 from ecs_imaging.observability import logger, metrics
 
 # PutEvents takes at most 10 entries per call.
@@ -28,7 +28,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     report = reconcile.reconcile_runs(
         history, time_left=lambda: context.get_remaining_time_in_millis() / 1000
     )
-    unsent = _send_events(boto3.client("events"), report.events())
+    # Reconcile builds its own entries; these add the fields every run event carries.
+    entries = [notifications.complete(entry) for entry in report.events()]
+    unsent = _send_events(boto3.client("events"), entries)
 
     _record(report, unsent)
 

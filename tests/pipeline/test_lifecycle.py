@@ -2,8 +2,11 @@
 
 import re
 
+import boto3
 import pytest
+from ecs_imaging import http
 from ecs_imaging.models import IMAGE_NAME_PATTERN
+from support.run_events import COMMON, documented_fields
 
 STOPPED = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"  # web-01, tags auto-image=daily
 DB = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"  # db-01, running, tags auto-image=daily, tier=db
@@ -59,6 +62,23 @@ def test_retention_keeps_the_last_n_of_one_server_only(bench):
     assert "Image Deleted" in bench.event_types()
 
 
+def test_retention_that_cannot_delete_reports_it_and_the_run_still_succeeds(bench, monkeypatch):
+    monkeypatch.setattr(http, "BACKOFF_CAP_SECONDS", 0.01)
+    bench.run({"server_id": STOPPED}, name="earlier")
+    bench.emulator.faults.fail_calls("ims.delete_image", status=503, count=None)
+
+    result = bench.run({"server_id": STOPPED, "retention": {"keep_last": 1}}, name="later")
+
+    assert result.status == "SUCCEEDED", result.cause
+    [kept] = result.output["deleted_images"]
+    assert (kept["deleted"], kept["reason"]) == (False, "failed: CloudTransientError")
+    assert len(_images_of(bench, STOPPED)) == 2
+    [created] = [e for e in bench.events() if e["detail-type"] == "Image Created"][1:]
+    assert created["detail"]["kept_images"] == [
+        {key: kept[key] for key in ("image_id", "reason", "error_code")}
+    ]
+
+
 def test_quota_used_up_fails_before_any_stop_or_create(bench):
     bench.emulator.image_quota = 0
 
@@ -96,3 +116,51 @@ def test_a_timed_out_run_announces_its_cause(bench):
     assert result.error == "ImageJobTimedOut"
     assert event["detail-type"] == "Image Failed"
     assert event["detail"]["job_id"] == result.cause_json["job_id"]
+
+
+def _hold_lock(server_id):
+    dynamodb = boto3.client("dynamodb", region_name="eu-central-1")
+    dynamodb.put_item(
+        TableName="RunStateTable",
+        Item={
+            "id": {"S": f"lock#{server_id}"},
+            "run_id": {"S": "another-run"},
+            "expires_at": {"S": "2999-01-01T00:00:00Z"},
+            "expiration": {"N": "32472144000"},
+        },
+    )
+
+
+def test_every_run_event_carries_the_documented_fields(bench, monkeypatch):
+    monkeypatch.setattr(http, "BACKOFF_CAP_SECONDS", 0.01)
+    busy = bench.emulator.add_server(name="busy-01", status="SHUTOFF")
+    _hold_lock(busy)
+    bench.run({"server_id": STOPPED}, name="first")
+    bench.run({"server_id": STOPPED, "retention": {"keep_last": 1}}, name="prunes")
+    bench.run({"server_id": STOPPED, "export": {"bucket": "exports"}}, name="exports")
+    bench.run({"server_id": RUNNING, "stop_policy": "require-stopped"}, name="skips")
+    bench.run({"server_id": busy}, name="busy")
+    bench.run({"server_id": "web-01"}, name="rejected")
+    bench.emulator.faults.fail_next_image_job(error_code="IMG.0006", fail_reason="bad disk")
+    bench.run({"server_id": STOPPED}, name="fails")
+    bench.emulator.faults.stick_next_image_job()
+    bench.run({"server_id": STOPPED, "deadline_minutes": 1}, name="times-out")
+    bench.emulator.faults.fail_calls("ecs.start", status=503, count=None)
+    bench.run({"server_id": RUNNING}, name="cannot-restore")
+
+    events = bench.events()
+    documented = documented_fields()
+    for event in events:
+        detail_type, detail = event["detail-type"], event["detail"]
+        fields = documented[COMMON] | documented[detail_type]
+        assert fields <= set(detail), (detail_type, fields - set(detail))
+    announced = {event["detail-type"] for event in events}
+    assert announced == set(documented) - {COMMON, "Export Failed"}
+    failures = [e["detail"] for e in events if e["detail-type"] == "Image Failed"]
+    assert [(d["error"], d["restore"]) for d in failures] == [
+        ("InvalidInput", "nothing to restore"),
+        ("ImageJobFailed", "nothing to restore"),
+        ("ImageJobTimedOut", "nothing to restore"),
+        ("CloudTransientError", "failed: CloudTransientError"),
+    ]
+    assert len({event["detail"]["execution_id"] for event in events}) == 9

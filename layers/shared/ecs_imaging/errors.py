@@ -98,6 +98,14 @@ class ServerStateInvalid(EcsImagingError):
     """The server is in a state that cannot be imaged (ERROR, shelved, deleted)."""
 
 
+class RetentionIncomplete(EcsImagingError):
+    """Scheduled retention failed for some servers; it finished the others."""
+
+
+class EventsNotSent(EcsImagingError):
+    """EventBridge refused some of the run events put on the bus."""
+
+
 # IMS and ECS codes that mean something more precise than their HTTP status.
 _CODE_CLASSES: dict[str, type[CloudError]] = {
     "APIGW.0301": CloudAuthError,

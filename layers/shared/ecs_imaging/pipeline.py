@@ -348,7 +348,7 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
     if stopped_by_run:
         restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
 
-    detail = _error_detail(error.get("Cause"))
+    detail = notifications.error_detail(error.get("Cause"))
     answer = _cloud_answer(detail)
     cause = {
         "server_id": run.server_id,
@@ -701,17 +701,3 @@ def _cloud_answer(detail: Any) -> dict[str, Any]:
         return {"error_code": None, "http_status": None, "request_id": None}
 
     return cloud_answer(message)
-
-
-def _error_detail(cause: Any) -> Any:
-    """The message inside a Lambda error cause, without its stack trace."""
-    if not isinstance(cause, str):
-        return cause
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause[:1000]
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return {"type": parsed.get("errorType"), "message": parsed.get("errorMessage")}
-
-    return parsed

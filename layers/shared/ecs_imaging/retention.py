@@ -1,7 +1,10 @@
 """Retention: which earlier images of a server to delete after a new one is made.
 
 Only images this pipeline made for this server are candidates (both of its own
-tags present); an image carrying the policy's keep key is never deleted.
+tags present); an image carrying the policy's keep key is never deleted, and one
+IMS protects is kept and reported, since IMS refuses to delete it (IMG.0028). A
+deletion that fails is reported and the pass goes on with the next image, and the
+scheduled pass with the next server.
 """
 
 import logging
@@ -10,15 +13,18 @@ from typing import NamedTuple
 
 from . import ecs, ims, naming
 from .clock import parse_timestamp
-from .errors import ImageBusy
-from .models import Image, RetentionPolicy
+from .errors import CloudError, EcsImagingError, ImageBusy
+from .models import Image, RetentionPolicy, Server
 from .session import CloudSession
 
 logger = logging.getLogger(__name__)
 
+PROTECTED = "kept: the image is protected"
+ALREADY_GONE = "already gone"
+
 
 class Deletion(NamedTuple):
-    """An image retention deleted, or meant to."""
+    """An image retention deleted, or meant to; `error_code` is the cloud's refusal."""
 
     image_id: str
     image_name: str
@@ -26,6 +32,29 @@ class Deletion(NamedTuple):
     backup_deleted: bool
     deleted: bool
     reason: str
+    error_code: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        """The image is still there: protected, busy, or its deletion failed."""
+        return not self.deleted and self.reason != ALREADY_GONE
+
+
+class Plan(NamedTuple):
+    """The images to delete, and those the policy would delete but IMS protects."""
+
+    doomed: list[Image]
+    protected: list[Image]
+
+
+class ServerRetention(NamedTuple):
+    """What retention did to one server's images, or the error that stopped it."""
+
+    server_id: str
+    server_name: str
+    deletions: list[Deletion]
+    error: str | None = None
+    message: str | None = None
 
 
 def plan(
@@ -34,8 +63,12 @@ def plan(
     server_id: str,
     now: datetime,
     protect: frozenset[str] = frozenset(),
-) -> list[Image]:
-    """The images to delete, oldest last; pure, so it is easy to reason about."""
+) -> Plan:
+    """The images to delete, newest first; pure, so it is easy to reason about.
+
+    A protected image still counts among the newest `keep_last`: it is one of the
+    server's images, only one that cannot go.
+    """
     candidates = [
         image
         for image in images
@@ -46,19 +79,22 @@ def plan(
         and image.id not in protect
     ]
     candidates.sort(key=lambda image: image.created_at or "", reverse=True)
-    # The protected (just made) images count as the newest of the last N.
+    # The images just made count as the newest of the last N.
     newest_slots = max((policy.keep_last or 0) - len(protect), 0)
 
-    doomed = []
+    expired = []
     for rank, image in enumerate(candidates):
         within_count = policy.keep_last is not None and rank < newest_slots
         within_age = policy.max_age_days is not None and not _older_than(
             image, now, policy.max_age_days
         )
         if not (within_count or within_age):
-            doomed.append(image)
+            expired.append(image)
 
-    return doomed
+    return Plan(
+        doomed=[image for image in expired if not image.protected],
+        protected=[image for image in expired if image.protected],
+    )
 
 
 def apply(
@@ -70,20 +106,57 @@ def apply(
 ) -> list[Deletion]:
     """Delete what the policy says for one server; report each image it touched."""
     images = ims.list_images(session, tag=(naming.SERVER_TAG, server_id))
-    deletions = []
-    for image in plan(images, policy, server_id, now, protect):
-        backup = policy.delete_backup and image.is_whole_image
-        try:
-            deleted = ims.delete_image(
-                session, image.id, delete_backup=backup if image.is_whole_image else None
-            )
-            reason = "deleted" if deleted else "already gone"
-        except ImageBusy:
-            deleted, reason = False, "busy: left for the next run"
-        deletions.append(Deletion(image.id, image.name, image.created_at, backup, deleted, reason))
-        logger.debug("Retention", extra={"image_id": image.id, "result": reason})
+    chosen = plan(images, policy, server_id, now, protect)
 
-    return deletions
+    kept = [
+        Deletion(image.id, image.name, image.created_at, False, False, PROTECTED)
+        for image in chosen.protected
+    ]
+
+    return kept + [_delete(session, policy, image) for image in chosen.doomed]
+
+
+def sweep(
+    session: CloudSession, tag: tuple[str, str], policy: RetentionPolicy, now: datetime
+) -> list[ServerRetention]:
+    """Retention on its own schedule: apply the policy to every server with a tag."""
+    return [
+        _apply_to(session, policy, server, now) for server in ecs.list_servers(session, tag=tag)
+    ]
+
+
+def _delete(session: CloudSession, policy: RetentionPolicy, image: Image) -> Deletion:
+    backup = policy.delete_backup and image.is_whole_image
+    error_code = None
+    try:
+        deleted = ims.delete_image(
+            session, image.id, delete_backup=backup if image.is_whole_image else None
+        )
+        reason = "deleted" if deleted else ALREADY_GONE
+    except ImageBusy:
+        deleted, reason = False, "busy: left for the next run"
+    except CloudError as exc:
+        # One image IMS refuses must cost neither the others their deletion nor
+        # the run its success.
+        deleted, reason, error_code = False, f"failed: {type(exc).__name__}", exc.error_code
+    logger.debug("Retention", extra={"image_id": image.id, "result": reason})
+
+    return Deletion(
+        image.id, image.name, image.created_at, backup and deleted, deleted, reason, error_code
+    )
+
+
+def _apply_to(
+    session: CloudSession, policy: RetentionPolicy, server: Server, now: datetime
+) -> ServerRetention:
+    try:
+        deletions = apply(session, policy, server.id, now)
+    except EcsImagingError as exc:
+        # One server's trouble must not keep the other servers' images.
+        logger.debug("Retention failed", extra={"server_id": server.id})
+        return ServerRetention(server.id, server.name, [], type(exc).__name__, str(exc)[:1000])
+
+    return ServerRetention(server.id, server.name, deletions)
 
 
 def _older_than(image: Image, now: datetime, days: int) -> bool:
@@ -91,13 +164,3 @@ def _older_than(image: Image, now: datetime, days: int) -> bool:
         return False
 
     return parse_timestamp(image.created_at) < now - timedelta(days=days)
-
-
-def sweep(
-    session: CloudSession, tag: tuple[str, str], policy: RetentionPolicy, now: datetime
-) -> dict[str, list[Deletion]]:
-    """Retention on its own schedule: apply the policy to every server with a tag."""
-    return {
-        server.id: apply(session, policy, server.id, now)
-        for server in ecs.list_servers(session, tag=tag)
-    }
