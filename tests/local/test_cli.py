@@ -98,7 +98,7 @@ def test_run_rejects_a_bad_server_id_with_the_field_named():
 
 
 def test_sigterm_during_the_demo_stops_it_and_removes_the_emulators_ca(tmp_path):
-    demo = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+    demo = subprocess.Popen(
         [sys.executable, "-m", "ecs_imaging_local", "demo", "--time-scale", "0.05"],
         cwd=ROOT,
         env={"PYTHONPATH": "layers/shared:local:.", "PATH": "", "TMPDIR": str(tmp_path)},
