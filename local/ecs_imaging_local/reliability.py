@@ -118,6 +118,7 @@ STEP_FUNCTIONS = (
     "FinalizeRunFunction",
     "HandleFailureFunction",
     "CheckExportFunction",
+    "CheckRestartFunction",
 )
 
 Target = Literal["pipeline", "sweep", "settings", "secret"]

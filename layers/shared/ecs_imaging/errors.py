@@ -94,6 +94,10 @@ class ServerJobFailed(EcsImagingError):
     """An ECS job that stops or starts the server ended in FAIL."""
 
 
+class ServerRestartFailed(EcsImagingError):
+    """The server the run stopped did not start again (its state machine error name)."""
+
+
 class ServerStateInvalid(EcsImagingError):
     """The server is in a state that cannot be imaged (ERROR, shelved, deleted)."""
 

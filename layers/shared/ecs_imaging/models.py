@@ -386,6 +386,22 @@ class ExportCheck(BaseModel):
     fail_reason: str | None = None
 
 
+class RestartCheck(BaseModel):
+    """Where the start of the server the run stopped stands ($.outcome.restart)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+    # None when the answer to the start was lost: the server's state tells.
+    job_id: str | None
+    status: JobStatus
+    attempts: int
+    started_at: str
+    checked_at: str
+    wait_seconds: int
+    error_code: str | None = None
+    fail_reason: str | None = None
+
+
 class RunOutcome(BaseModel):
     """What a successful run made ($.outcome)."""
 
@@ -404,6 +420,7 @@ class RunOutcome(BaseModel):
     dropped_tags: list[dict[str, str]] = Field(default_factory=list)
     deleted_images: list[dict[str, Any]] = Field(default_factory=list)
     export: ExportCheck | None = None
+    restart: RestartCheck | None = None
     events: list[dict[str, str]] = Field(
         default_factory=list, description="EventBridge entries the run announces."
     )
@@ -530,7 +547,12 @@ class Job(_ApiModel):
 
     @property
     def failure(self) -> str:
-        """Why the job failed: its own code and reason, or its first failed sub-job's."""
+        """Why the job failed, in words: its code and reason, or a note that it gave none."""
+        return " ".join(word for word in self.failed_with if word) or "no reason given"
+
+    @property
+    def failed_with(self) -> tuple[str | None, str | None]:
+        """The code and reason of the job's failure, or of its first failed sub-job's."""
         failed = [
             sub
             for sub in [*self.entities.sub_jobs, *self.entities.sub_jobs_result]
@@ -539,9 +561,8 @@ class Job(_ApiModel):
         source: Job | SubJob = (
             self if (self.error_code or self.fail_reason) or not failed else failed[0]
         )
-        words = [word for word in (source.error_code, source.fail_reason) if word]
 
-        return " ".join(words) or "no reason given"
+        return source.error_code, source.fail_reason
 
 
 class Image(_ApiModel):

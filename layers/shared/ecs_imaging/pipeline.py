@@ -23,6 +23,7 @@ from .errors import (
     ResourceNotFound,
     ServerBusy,
     ServerJobFailed,
+    ServerRestartFailed,
     ServerStateInvalid,
     UnexpectedResponse,
     cloud_answer,
@@ -36,6 +37,7 @@ from .models import (
     JobCheck,
     JobStatus,
     PipelineInput,
+    RestartCheck,
     RunAction,
     RunContext,
     RunOutcome,
@@ -60,6 +62,9 @@ LEFT_STOPPED = "server left stopped"
 LOCK_GRACE = timedelta(minutes=10)
 # A soft stop the guest ignores this long (or a failed one) becomes a hard stop.
 SOFT_STOP_GRACE_SECONDS = 300
+# A start ECS fails is asked for again; after this many in all the run fails.
+RESTART_ATTEMPTS = 3
+RESTART_TIMEOUT_SECONDS = 900
 _EXPORT_EXTENSIONS = {"qcow2": "qcow2", "vhd": "vhd", "zvhd": "zvhd", "vmdk": "vmdk", None: "zvhd2"}
 
 
@@ -277,9 +282,7 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
         # Data-disk jobs took the pipeline's own tags only: the others come now.
         for image in images:
             ims.add_image_tags(session, image.id, run.tags)
-    restarted = False
-    if run.stopped_by_pipeline:
-        restarted = _start_if_stopped(session, run, ecs.show_server(session, run.server_id))
+    restart = _restart(session, run) if run.stopped_by_pipeline else None
 
     deleted = []
     if run.retention is not None:
@@ -298,13 +301,51 @@ def finalize_run(run: RunContext, job: JobCheck, session: CloudSession | None = 
         image_name=images[0].name,
         job_id=job.job_id,
         polls=job.polls,
-        server_restarted=restarted,
+        server_restarted=restart is not None,
         dropped_tags=run.dropped_tags,
         deleted_images=deleted,
         export=export,
+        restart=restart,
     )
 
     return _with_events(outcome, run)
+
+
+def check_restart(
+    run: RunContext, outcome: RunOutcome, session: CloudSession | None = None
+) -> RunOutcome:
+    """Whether the server the run started again is running; a start ECS failed is
+    asked for again, up to RESTART_ATTEMPTS in all. Returns the outcome updated."""
+    session = session or CloudSession()
+    assert outcome.restart is not None, "the state machine checks only runs that restarted"
+    restart = outcome.restart
+    now = clock.now()
+
+    server = ecs.show_server(session, run.server_id)
+    job = ecs.show_job(session, restart.job_id) if restart.job_id else None
+    update: dict[str, Any] = {"checked_at": clock.to_timestamp(now)}
+    job_ended = job is None or job.status in (JobStatus.SUCCESS, JobStatus.FAIL)
+    if server.is_running:
+        update.update(status=JobStatus.SUCCESS)
+    elif server.is_stopped and job_ended:
+        # The start has ended and left the server stopped: ECS failed it.
+        code, reason = job.failed_with if job else (None, "The server is stopped again.")
+        update.update(error_code=code, fail_reason=reason)
+        if restart.attempts < RESTART_ATTEMPTS:
+            job_id = ecs.start_server(session, run.server_id)
+            update.update(job_id=job_id, attempts=restart.attempts + 1)
+        else:
+            update.update(status=JobStatus.FAIL)
+    elif (
+        now - clock.parse_timestamp(restart.started_at)
+    ).total_seconds() > RESTART_TIMEOUT_SECONDS:
+        update.update(
+            status=JobStatus.FAIL,
+            fail_reason=f"The server was still {server.status} ({server.task_state}) "
+            f"{RESTART_TIMEOUT_SECONDS // 60} minutes after it was started.",
+        )
+
+    return outcome.model_copy(update={"restart": restart.model_copy(update=update)})
 
 
 def check_export(
@@ -345,11 +386,15 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
 
     restore = "nothing to restore"
     stopped_by_run = _stopped_by_run(session, run)
-    if stopped_by_run:
-        restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
-
     detail = notifications.error_detail(error.get("Cause"))
     answer = _cloud_answer(detail)
+    if error.get("Error") == ServerRestartFailed.__name__:
+        # Check restart asked ECS more than once; reconcile tries again later.
+        stopped_by_run = True
+        restore = f"{LEFT_STOPPED}: it did not start again"
+        detail, answer = _restart_failure(run, detail)
+    elif stopped_by_run:
+        restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
     cause = {
         "server_id": run.server_id,
         "run_id": run.run_id,
@@ -645,6 +690,31 @@ def _stopped_by_run(session: CloudSession, run: RunContext) -> bool:
         return False
 
 
+def _restart(session: CloudSession, run: RunContext) -> RestartCheck | None:
+    """Start the server this run stopped; None if the run did not start it."""
+    server = ecs.show_server(session, run.server_id)
+    now = clock.to_timestamp(clock.now())
+    if server.is_stopped:
+        job_id: str | None = ecs.start_server(session, run.server_id)
+    elif ecs.stopped_by(server) == run.run_id:
+        # This step's earlier try started it and lost the answer: the mark it
+        # removes after the start is still there.
+        job_id = None
+    else:
+        ecs.clear_stop_mark(session, server, run.run_id)
+        return None
+    ecs.clear_stop_mark(session, server, run.run_id)
+
+    return RestartCheck(
+        job_id=job_id,
+        status=JobStatus.RUNNING,
+        attempts=1,
+        started_at=now,
+        checked_at=now,
+        wait_seconds=run.min_wait_seconds,
+    )
+
+
 def _start_if_stopped(session: CloudSession, run: RunContext, server: Server) -> bool:
     started = server.is_stopped
     if started:
@@ -692,6 +762,21 @@ def _clamp(seconds: float, run: RunContext, now: datetime | None = None) -> int:
         wait = min(wait, max(remaining, 1))
 
     return int(wait)
+
+
+def _restart_failure(run: RunContext, restart: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The detail and the cloud's answer of a restart that Check restart gave up on."""
+    check = restart if isinstance(restart, dict) else {}
+    reason = " ".join(
+        str(word) for word in (check.get("error_code"), check.get("fail_reason")) if word
+    )
+    message = (
+        f"Server {run.server_id!r} did not start again after {check.get('attempts')} "
+        f"attempts: {reason or 'no reason given'}"
+    )
+    answer = {"error_code": check.get("error_code"), "http_status": None, "request_id": None}
+
+    return {"type": ServerRestartFailed.__name__, "message": message}, answer
 
 
 def _cloud_answer(detail: Any) -> dict[str, Any]:
