@@ -42,6 +42,7 @@ from typing import Any
 import boto3
 from ecs_imaging.auth import token_cache
 
+from . import options
 from . import template as sam
 from .emulator import Emulator, ServerSpec
 from .engine import ExecutionResult, LocalEngine
@@ -747,7 +748,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--servers", type=int, default=16, help="servers of 10-100 GB")
     add("--four-minute-servers", type=int, default=8, help="servers of 15 GB")
     add("--seed", type=int, default=7, help="the fleet's and the emulator's seed")
-    add("--time-scale", type=float, default=0.01, help="real s per emulated s")
+    add("--time-scale", type=options.time_scale, default=0.01, help="real s per emulated s")
     add("--import-repeats", type=_positive, default=5, help="fresh imports per handler")
     add(
         "--python",

@@ -43,9 +43,24 @@ def test_webhook_url_is_public_and_is_an_output(template, function):
 def test_webhook_concurrency_is_capped_by_a_parameter(template, function):
     parameter = template["Parameters"]["WebhookReservedConcurrency"]
 
-    assert function["ReservedConcurrentExecutions"] == {"Ref": "WebhookReservedConcurrency"}
-    assert parameter["MinValue"] >= 1
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "ReservesWebhookConcurrency",
+            {"Ref": "WebhookReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
     assert parameter["MaxValue"] <= 100
+
+
+def test_webhook_concurrency_of_0_reserves_none_instead_of_blocking_every_call(template):
+    # A reserved concurrency of 0 would throttle every delivery.
+    parameter = template["Parameters"]["WebhookReservedConcurrency"]
+
+    assert parameter["MinValue"] == 0
+    assert template["Conditions"]["ReservesWebhookConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhookReservedConcurrency"}, 0]}]
+    }
 
 
 def test_webhook_may_start_only_the_pipeline(function):
