@@ -7,9 +7,17 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
-from support.emulator import TLS, connect, issue_token
+from support.emulator import (
+    TLS,
+    WEB_01,
+    connect,
+    create_image,
+    issue_token,
+    job_of,
+    list_images,
+    show_server,
+)
 
-WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 FILES_04 = "d3d94468-02a4-4e5f-8c1b-3c4d5e6f7a64"
 
@@ -26,39 +34,15 @@ def _add_fault(http: httpx.Client, emu: Emulator, name: str, **arguments: Any) -
     assert added.status_code == 204, added.text
 
 
-def _list_images(http: httpx.Client, emu: Emulator) -> httpx.Response:
-    return http.get(f"{emu.endpoints['ims']}/v2/cloudimages")
-
-
-def _show_server(http: httpx.Client, emu: Emulator, server_id: str = WEB_01) -> httpx.Response:
-    return http.get(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{server_id}")
-
-
-def _create(http: httpx.Client, emu: Emulator, server_id: str = WEB_01) -> httpx.Response:
-    body = {"name": "img", "instance_id": server_id}
-    return http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
-
-
 def _stop(http: httpx.Client, emu: Emulator, server_id: str, kind: str) -> httpx.Response:
     body = {"os-stop": {"type": kind, "servers": [{"id": server_id}]}}
     return http.post(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/action", json=body)
 
 
-def _job(
-    http: httpx.Client,
-    emu: Emulator,
-    response: httpx.Response,
-    service: str = "ims",
-) -> dict[str, Any]:
-    url = f"{emu.endpoints[service]}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
-    job: dict[str, Any] = http.get(url).json()
-    return job
-
-
 def test_admin_throttle_count(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "throttle", scope="ims.list_images", count=2)
 
-    statuses = [_list_images(http, emu).status_code for _ in range(3)]
+    statuses = [list_images(http, emu).status_code for _ in range(3)]
 
     assert statuses == [400, 400, 200]
 
@@ -78,7 +62,7 @@ def test_admin_throttle_rate_matches_the_python_fault(emu: Emulator, http: httpx
 def test_admin_throttle_retry_after_and_gateway_code(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "throttle", scope="ims", code="APIGW.0308", retry_after=3)
 
-    response = _list_images(http, emu)
+    response = list_images(http, emu)
 
     assert (response.status_code, response.json()["error_code"]) == (429, "APIGW.0308")
     assert response.headers["Retry-After"] == "3"
@@ -87,7 +71,7 @@ def test_admin_throttle_retry_after_and_gateway_code(emu: Emulator, http: httpx.
 def test_admin_fail_calls(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "fail_calls", scope="ecs", status=504, count=None)
 
-    statuses = [_show_server(http, emu).status_code for _ in range(2)]
+    statuses = [show_server(http, emu).status_code for _ in range(2)]
 
     assert statuses == [504, 504]
 
@@ -96,7 +80,7 @@ def test_admin_reject_calls(emu: Emulator, http: httpx.Client) -> None:
     refusal = {"status": 403, "code": "IMG.0026", "message": "No permission."}
     _add_fault(http, emu, "reject_calls", scope="ims.create_image", **refusal)
 
-    response = _create(http, emu)
+    response = create_image(http, emu)
 
     assert response.status_code == 403
     assert response.json() == {"error": {"code": "IMG.0026", "message": "No permission."}}
@@ -107,7 +91,7 @@ def test_admin_slow_calls(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "slow_calls", scope="ecs.show_server", seconds=0.2)
     started = time.monotonic()
 
-    response = _show_server(http, emu)
+    response = show_server(http, emu)
 
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.2
@@ -119,7 +103,7 @@ def test_admin_drop_connection_after_the_call_took_effect(
     _add_fault(http, emu, "drop_connection", scope="ims.create_image")
 
     with pytest.raises(httpx.RemoteProtocolError):
-        _create(http, emu)
+        create_image(http, emu)
 
     [job] = emu.jobs()
     assert job.server_id == WEB_01
@@ -129,10 +113,10 @@ def test_admin_drop_connection_after_the_call_took_effect(
 def test_admin_fail_next_image_job_with_code(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "fail_next_image_job", error_code="IMG.0014", fail_reason="IaaS failed.")
 
-    response = _create(http, emu)
+    response = create_image(http, emu)
     emu.clock.advance(400)
 
-    job = _job(http, emu, response)
+    job = job_of(http, emu, response)
     assert (job["status"], job["error_code"], job["fail_reason"]) == (
         "FAIL",
         "IMG.0014",
@@ -144,10 +128,10 @@ def test_admin_fail_next_image_job_with_code(emu: Emulator, http: httpx.Client) 
 def test_admin_stick_next_image_job(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "stick_next_image_job")
 
-    response = _create(http, emu)
+    response = create_image(http, emu)
     emu.clock.advance(10_000)
 
-    assert _job(http, emu, response)["status"] == "RUNNING"
+    assert job_of(http, emu, response)["status"] == "RUNNING"
 
 
 def test_admin_hide_next_sub_job_results(emu: Emulator, http: httpx.Client) -> None:
@@ -158,26 +142,26 @@ def test_admin_hide_next_sub_job_results(emu: Emulator, http: httpx.Client) -> N
     response = http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
     emu.clock.advance(3600)
 
-    job = _job(http, emu, response)
+    job = job_of(http, emu, response)
     assert (job["status"], job["entities"]["sub_jobs_result"]) == ("SUCCESS", [])
 
 
 def test_admin_delete_server_now(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "delete_server", server_id=WEB_01)
 
-    assert _show_server(http, emu).status_code == 404
+    assert show_server(http, emu).status_code == 404
 
 
 def test_admin_delete_server_at_its_next_image_job(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "delete_server", server_id=WEB_01, at_next_image_job=True)
-    before = _show_server(http, emu)
+    before = show_server(http, emu)
 
-    response = _create(http, emu)
+    response = create_image(http, emu)
     emu.clock.advance(400)
 
     assert before.status_code == 200
-    assert _show_server(http, emu).status_code == 404
-    assert _job(http, emu, response)["error_code"] == "IMG.0005"
+    assert show_server(http, emu).status_code == 404
+    assert job_of(http, emu, response)["error_code"] == "IMG.0005"
 
 
 def test_admin_start_server_by_someone_else(emu: Emulator, http: httpx.Client) -> None:
@@ -192,7 +176,7 @@ def test_admin_start_server_at_its_next_image_job(emu: Emulator, http: httpx.Cli
     _add_fault(http, emu, "start_server", server_id=WEB_01, at_next_image_job=True)
     untouched = emu.server(WEB_01).task_state
 
-    _create(http, emu)
+    create_image(http, emu)
 
     assert untouched is None
     assert emu.server(WEB_01).task_state == "powering-on"
@@ -201,13 +185,13 @@ def test_admin_start_server_at_its_next_image_job(emu: Emulator, http: httpx.Cli
 def test_admin_revoke_tokens(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "revoke_tokens")
 
-    assert _list_images(http, emu).status_code == 401
+    assert list_images(http, emu).status_code == 401
 
 
 def test_admin_require_stopped(emu: Emulator, http: httpx.Client) -> None:
     _add_fault(http, emu, "require_stopped", enabled=True)
 
-    response = _create(http, emu, DB_01)
+    response = create_image(http, emu, DB_01)
 
     assert response.json()["error"]["code"] == "IMG.0008"
 
@@ -220,7 +204,7 @@ def test_admin_fail_next_server_job(emu: Emulator, http: httpx.Client) -> None:
     response = _stop(http, emu, DB_01, "SOFT")
     emu.clock.advance(60)
 
-    job = _job(http, emu, response, "ecs")
+    job = job_of(http, emu, response, "ecs")
     assert (job["status"], job["error_code"], job["fail_reason"]) == ("FAIL", "Ecs.0611", "x")
     assert emu.server(DB_01).status == "ACTIVE"
 

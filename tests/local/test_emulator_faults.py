@@ -7,9 +7,17 @@ from typing import Any
 import httpx
 import pytest
 from ecs_imaging_local.emulator import PROJECT_ID, Emulator
-from support.emulator import TLS, connect, issue_token
+from support.emulator import (
+    TLS,
+    WEB_01,
+    connect,
+    create_image,
+    issue_token,
+    job_of,
+    list_images,
+    show_server,
+)
 
-WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
 
@@ -19,38 +27,6 @@ def http(emu: Emulator) -> Iterator[httpx.Client]:
     """A client carrying a valid token; fault tests call all three services."""
     with connect(emu, timeout=5) as client:
         yield client
-
-
-def _list_images(http: httpx.Client, emu: Emulator) -> httpx.Response:
-    return http.get(f"{emu.endpoints['ims']}/v2/cloudimages")
-
-
-def _show_server(
-    http: httpx.Client,
-    emu: Emulator,
-    server_id: str = WEB_01,
-) -> httpx.Response:
-    return http.get(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{server_id}")
-
-
-def _create(
-    http: httpx.Client,
-    emu: Emulator,
-    server_id: str = WEB_01,
-) -> httpx.Response:
-    body = {"name": "img", "instance_id": server_id}
-    return http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
-
-
-def _job(
-    http: httpx.Client,
-    emu: Emulator,
-    response: httpx.Response,
-    service: str = "ims",
-) -> dict[str, Any]:
-    url = f"{emu.endpoints[service]}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
-    job: dict[str, Any] = http.get(url).json()
-    return job
 
 
 def _act(
@@ -67,7 +43,7 @@ def _act(
 def test_throttle_next_calls_with_img_0060(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.throttle("ims.list_images", count=2)
 
-    statuses = [_list_images(http, emu).status_code for _ in range(3)]
+    statuses = [list_images(http, emu).status_code for _ in range(3)]
 
     assert statuses == [400, 400, 200]
     assert emu.counters["ims.list_images"] == 3
@@ -82,8 +58,8 @@ def test_throttle_bodies_are_each_services_own(
     emu.faults.throttle("ims", code="APIGW.0308", retry_after=3)
 
     iam = issue_token(http, emu)
-    ecs = _show_server(http, emu)
-    ims = _list_images(http, emu)
+    ecs = show_server(http, emu)
+    ims = list_images(http, emu)
 
     assert (iam.status_code, iam.json()["error_code"]) == (429, "APIGW.0308")
     assert (ecs.status_code, ecs.json()["error"]["code"]) == (429, "Common.1503")
@@ -97,17 +73,17 @@ def test_throttle_count_none_throttles_every_call_until_clear(
 ) -> None:
     emu.faults.throttle("ims.list_images", count=None)
 
-    throttled = [_list_images(http, emu).status_code for _ in range(4)]
+    throttled = [list_images(http, emu).status_code for _ in range(4)]
     emu.faults.clear()
 
     assert throttled == [400] * 4
-    assert _list_images(http, emu).status_code == 200
+    assert list_images(http, emu).status_code == 200
 
 
 def test_throttle_without_count_throttles_one_call(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.throttle("ims.list_images")
 
-    statuses = [_list_images(http, emu).status_code for _ in range(2)]
+    statuses = [list_images(http, emu).status_code for _ in range(2)]
 
     assert statuses == [400, 200]
 
@@ -118,7 +94,7 @@ def test_throttle_scoped_to_an_operation_spares_the_others(
     emu.faults.throttle("ims.create_image", count=None)
 
     quota = http.get(f"{emu.endpoints['ims']}/v1/cloudimages/quota")
-    created = _create(http, emu)
+    created = create_image(http, emu)
 
     assert quota.status_code == 200
     assert created.json()["error"]["code"] == "IMG.0060"
@@ -146,11 +122,11 @@ def test_throttle_rate_leaves_job_durations_as_seeded(
     http: httpx.Client,
 ) -> None:
     with Emulator(seed=7) as calm, connect(calm) as client:
-        _create(client, calm)
+        create_image(client, calm)
     emu.faults.throttle("ims.list_images", rate=0.5, count=None)
     for _ in range(5):
-        _list_images(http, emu)
-    _create(http, emu)
+        list_images(http, emu)
+    create_image(http, emu)
 
     assert emu.jobs()[0].duration == calm.jobs()[0].duration
 
@@ -178,7 +154,7 @@ def test_fail_calls_answers_5xx_then_recovers(
 ) -> None:
     emu.faults.fail_calls("ecs.show_server", status=status, count=2)
 
-    responses = [_show_server(http, emu) for _ in range(3)]
+    responses = [show_server(http, emu) for _ in range(3)]
 
     assert [r.status_code for r in responses] == [status, status, 200]
     assert responses[0].json()["error_code"] == "APIGW.0000"
@@ -204,7 +180,7 @@ def test_reject_calls_answer_in_the_services_error_shape(
 ) -> None:
     emu.faults.reject_calls(scope, status=status, code=code, message="Refused.")
     call = {
-        "ims": lambda: _create(http, emu),
+        "ims": lambda: create_image(http, emu),
         "ecs": lambda: _act(http, emu, "os-stop"),
         "iam": lambda: issue_token(http, emu),
     }[scope.partition(".")[0]]
@@ -223,7 +199,7 @@ def test_reject_calls_answer_in_the_services_error_shape(
 def test_reject_calls_carry_out_nothing(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.reject_calls("ims.create_image", code="IMG.0005", count=None)
 
-    responses = [_create(http, emu) for _ in range(3)]
+    responses = [create_image(http, emu) for _ in range(3)]
 
     assert [r.json()["error"]["code"] for r in responses] == ["IMG.0005"] * 3
     assert emu.images() == [] and emu.jobs() == []
@@ -253,7 +229,7 @@ def test_slow_calls_hold_the_answer_back(emu: Emulator, http: httpx.Client) -> N
     url, body = f"{emu.endpoints['ims']}/v2/cloudimages/action", {"instance_id": WEB_01}
     with pytest.raises(httpx.ReadTimeout):
         http.post(url, json=body | {"name": "img"}, timeout=0.1)
-    quick = _create(http, emu, DB_01)
+    quick = create_image(http, emu, DB_01)
 
     # The slow call was carried out: the client only waited too little for it.
     assert len(emu.jobs()) == 2 and quick.status_code == 200
@@ -263,7 +239,7 @@ def test_slow_calls_delay_by_real_seconds(emu: Emulator, http: httpx.Client) -> 
     emu.faults.slow_calls("ecs", 0.1)
     started = time.monotonic()
 
-    response = _show_server(http, emu)
+    response = show_server(http, emu)
 
     assert response.status_code == 200
     assert time.monotonic() - started >= 0.1
@@ -278,8 +254,8 @@ def test_dropped_create_still_makes_the_job(emu: Emulator, http: httpx.Client) -
     emu.faults.drop_connection()
 
     with pytest.raises(httpx.RemoteProtocolError):
-        _create(http, emu)
-    after = _list_images(http, emu)
+        create_image(http, emu)
+    after = list_images(http, emu)
 
     [job] = emu.jobs()
     assert job.server_id == WEB_01 and job.status == "INIT"
@@ -293,9 +269,9 @@ def test_failed_server_job_ends_fail_in_the_ecs_job_shape(
 ) -> None:
     emu.faults.fail_next_server_job("Ecs.0611", "The guest refused to shut down.")
     response = _act(http, emu, "os-stop", type="SOFT")
-    running = _job(http, emu, response, "ecs")
+    running = job_of(http, emu, response, "ecs")
     emu.clock.advance(60)
-    job = _job(http, emu, response, "ecs")
+    job = job_of(http, emu, response, "ecs")
 
     [sub_job] = job["entities"]["sub_jobs"]
     assert (response.status_code, running["status"]) == (200, "RUNNING")
@@ -307,7 +283,7 @@ def test_failed_server_job_ends_fail_in_the_ecs_job_shape(
         "server_id": DB_01,
         "errorcode_message": "The guest refused to shut down.",
     }
-    assert _show_server(http, emu, DB_01).json()["server"]["status"] == "ACTIVE"
+    assert show_server(http, emu, DB_01).json()["server"]["status"] == "ACTIVE"
 
 
 def test_failed_server_job_of_an_action_spares_the_other_action(
@@ -320,8 +296,8 @@ def test_failed_server_job_of_an_action_spares_the_other_action(
     start = _act(http, emu, "os-start")
     emu.clock.advance(60)
 
-    assert _job(http, emu, stop, "ecs")["status"] == "SUCCESS"
-    assert _job(http, emu, start, "ecs")["error_code"] == "Ecs.0611"
+    assert job_of(http, emu, stop, "ecs")["status"] == "SUCCESS"
+    assert job_of(http, emu, start, "ecs")["error_code"] == "Ecs.0611"
     assert emu.server(DB_01).status == "SHUTOFF"
 
 
@@ -332,13 +308,13 @@ def test_soft_stop_ignored_leaves_the_server_active_until_a_hard_stop(
     emu.faults.ignore_soft_stop(DB_01)
     soft = _act(http, emu, "os-stop", type="SOFT")
     emu.clock.advance(3600)
-    ignored = _show_server(http, emu, DB_01).json()["server"]
+    ignored = show_server(http, emu, DB_01).json()["server"]
     hard = _act(http, emu, "os-stop", type="HARD")
     emu.clock.advance(3)
 
     assert (ignored["status"], ignored["OS-EXT-STS:task_state"]) == ("ACTIVE", None)
-    assert _job(http, emu, soft, "ecs")["status"] == "RUNNING"
-    assert _job(http, emu, hard, "ecs")["status"] == "SUCCESS"
+    assert job_of(http, emu, soft, "ecs")["status"] == "RUNNING"
+    assert job_of(http, emu, hard, "ecs")["status"] == "SUCCESS"
     assert emu.server(DB_01).status == "SHUTOFF"
     assert [job.stop_type for job in emu.server_jobs()] == ["SOFT", "HARD"]
 
@@ -375,8 +351,8 @@ def test_server_job_faults_invalid_arguments_are_refused(
 def test_server_deleted_now_is_gone(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.delete_server(WEB_01)
 
-    assert _show_server(http, emu).status_code == 404
-    assert _create(http, emu).json()["error"]["code"] == "IMG.0005"
+    assert show_server(http, emu).status_code == 404
+    assert create_image(http, emu).json()["error"]["code"] == "IMG.0005"
 
 
 def test_server_deleted_at_next_image_job_fails_it(
@@ -384,12 +360,12 @@ def test_server_deleted_at_next_image_job_fails_it(
     http: httpx.Client,
 ) -> None:
     emu.faults.delete_server(WEB_01, at_next_image_job=True)
-    before = _show_server(http, emu)
-    response = _create(http, emu)
-    gone = _show_server(http, emu)
+    before = show_server(http, emu)
+    response = create_image(http, emu)
+    gone = show_server(http, emu)
     emu.clock.advance(400)
 
-    job = _job(http, emu, response)
+    job = job_of(http, emu, response)
     assert (before.status_code, response.status_code, gone.status_code) == (
         200,
         200,
@@ -404,16 +380,16 @@ def test_server_deleted_mid_run_fails_a_stuck_job_too(
     http: httpx.Client,
 ) -> None:
     emu.faults.stick_next_image_job()
-    response = _create(http, emu)
+    response = create_image(http, emu)
     emu.clock.advance(400)
     emu.faults.delete_server(WEB_01)
 
-    assert _job(http, emu, response)["status"] == "FAIL"
+    assert job_of(http, emu, response)["status"] == "FAIL"
 
 
 def test_server_started_now_powers_on(emu: Emulator, http: httpx.Client) -> None:
     emu.faults.start_server(WEB_01)
-    starting = _show_server(http, emu).json()["server"]
+    starting = show_server(http, emu).json()["server"]
     emu.clock.advance(10)
 
     assert (starting["status"], starting["OS-EXT-STS:task_state"]) == (
@@ -429,14 +405,14 @@ def test_server_started_when_its_next_image_job_starts(
     http: httpx.Client,
 ) -> None:
     emu.faults.start_server(WEB_01, at_next_image_job=True)
-    _create(http, emu, DB_01)
+    create_image(http, emu, DB_01)
     untouched = emu.server(WEB_01).task_state
-    response = _create(http, emu, WEB_01)
+    response = create_image(http, emu, WEB_01)
     emu.clock.advance(400)
 
     assert untouched is None
     assert emu.server(WEB_01).status == "ACTIVE"
-    assert _job(http, emu, response)["status"] == "SUCCESS"
+    assert job_of(http, emu, response)["status"] == "SUCCESS"
 
 
 def test_server_fault_of_unknown_server_is_refused(emu: Emulator) -> None:
@@ -452,13 +428,13 @@ def test_clear_drops_faults_not_yet_fired(emu: Emulator, http: httpx.Client) -> 
     emu.faults.delete_server(WEB_01, at_next_image_job=True)
     emu.faults.clear()
 
-    response = _create(http, emu)
+    response = create_image(http, emu)
     stop = _act(http, emu, "os-stop")
     emu.clock.advance(400)
 
-    assert _job(http, emu, response)["status"] == "SUCCESS"
-    assert _job(http, emu, stop, "ecs")["status"] == "SUCCESS"
-    assert _show_server(http, emu).status_code == 200
+    assert job_of(http, emu, response)["status"] == "SUCCESS"
+    assert job_of(http, emu, stop, "ecs")["status"] == "SUCCESS"
+    assert show_server(http, emu).status_code == 200
 
 
 @pytest.mark.parametrize("service", ["iam", "ecs", "ims"])
@@ -470,7 +446,7 @@ def test_admin_endpoint_on_each_listener_adds_a_fault(
     added = http.post(f"{emu.endpoints[service]}/_emulator/faults", json=fault)
 
     assert added.status_code == 204
-    assert _list_images(http, emu).status_code == 502
+    assert list_images(http, emu).status_code == 502
     assert emu.counters["http.204"] == 1
 
 
@@ -487,7 +463,7 @@ def test_admin_endpoint_job_server_and_token_faults(
     for fault in (failing, {"fault": "require_stopped"}, {"fault": "revoke_tokens"}):
         assert http.post(url, json=fault).status_code == 204
 
-    assert _list_images(http, emu).status_code == 401
+    assert list_images(http, emu).status_code == 401
     assert emu.require_stopped is True
 
 
@@ -512,7 +488,7 @@ def test_admin_endpoint_clears_faults_and_shows_counters(
     http.post(faults, json={"fault": "throttle", "scope": "ims", "count": 5})
     cleared = http.delete(faults)
 
-    listed = _list_images(http, emu)
+    listed = list_images(http, emu)
     counters = http.get(f"{emu.endpoints['ecs']}/_emulator/counters").json()
 
     assert (cleared.status_code, listed.status_code) == (204, 200)

@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 from ecs_imaging import auth
-from ecs_imaging_local.emulator import Emulator, ServerSpec
+from ecs_imaging_local.emulator import PROJECT_ID, Emulator, ServerSpec
 from ecs_imaging_local.environment import configured, emulator_environment
+
+# The sample server web-01, stopped, with a 15 GB system disk.
+WEB_01 = "3c9a1f6e-5d2b-4c8e-9f7a-1b2c3d4e5f60"
 
 # Real seconds per emulated second: the emulated clock moves only when told to.
 FROZEN = 1e6
@@ -69,3 +72,28 @@ def frozen_emulator(*servers: ServerSpec) -> Iterator[Emulator]:
     ):
         auth.token_cache.clear()
         yield emulator
+
+
+def create_image(http: httpx.Client, emu: Emulator, server_id: str = WEB_01) -> httpx.Response:
+    """Ask the emulated IMS for a system image of a server."""
+    body = {"name": "img", "instance_id": server_id}
+    return http.post(f"{emu.endpoints['ims']}/v2/cloudimages/action", json=body)
+
+
+def job_of(
+    http: httpx.Client, emu: Emulator, response: httpx.Response, service: str = "ims"
+) -> dict[str, Any]:
+    """The job a create or action answer names, as the service shows it now."""
+    url = f"{emu.endpoints[service]}/v1/{PROJECT_ID}/jobs/{response.json()['job_id']}"
+    job: dict[str, Any] = http.get(url).json()
+    return job
+
+
+def list_images(http: httpx.Client, emu: Emulator) -> httpx.Response:
+    """The emulated IMS's image list."""
+    return http.get(f"{emu.endpoints['ims']}/v2/cloudimages")
+
+
+def show_server(http: httpx.Client, emu: Emulator, server_id: str = WEB_01) -> httpx.Response:
+    """The emulated ECS's view of one server."""
+    return http.get(f"{emu.endpoints['ecs']}/v1/{PROJECT_ID}/cloudservers/{server_id}")
