@@ -29,32 +29,36 @@ def _run_input(field, value):
     return parse_model(PipelineInput, {"server_id": SERVER, field: value}, "pipeline input")
 
 
-@pytest.mark.parametrize(("parameter", "variable", "field"), TIMING)
-def test_timing_parameter_bounds_are_those_of_the_environment(template, parameter, variable, field):
+def _takes_the_bounds_and_refuses_past_them(template, parameter, check, error, named):
     bounds = template["Parameters"][parameter]
     low, high = bounds["MinValue"], bounds["MaxValue"]
 
-    _settings(variable, low)
-    _settings(variable, high)
-    with pytest.raises(ConfigurationError, match=variable):
-        _settings(variable, low - 1)
-    with pytest.raises(ConfigurationError, match=variable):
-        _settings(variable, high + 1)
+    check(low)
+    check(high)
+    with pytest.raises(error, match=named):
+        check(low - 1)
+    with pytest.raises(error, match=named):
+        check(high + 1)
+
+
+@pytest.mark.parametrize(("parameter", "variable", "field"), TIMING)
+def test_timing_parameter_bounds_are_those_of_the_environment(template, parameter, variable, field):
+    def check(value):
+        return _settings(variable, value)
+
+    _takes_the_bounds_and_refuses_past_them(
+        template, parameter, check, ConfigurationError, variable
+    )
 
 
 @pytest.mark.parametrize(("parameter", "variable", "field"), TIMING)
 def test_timing_parameter_bounds_are_those_of_the_pipeline_input(
     template, parameter, variable, field
 ):
-    bounds = template["Parameters"][parameter]
-    low, high = bounds["MinValue"], bounds["MaxValue"]
+    def check(value):
+        return _run_input(field, value)
 
-    _run_input(field, low)
-    _run_input(field, high)
-    with pytest.raises(InvalidInput, match=field):
-        _run_input(field, low - 1)
-    with pytest.raises(InvalidInput, match=field):
-        _run_input(field, high + 1)
+    _takes_the_bounds_and_refuses_past_them(template, parameter, check, InvalidInput, field)
 
 
 @pytest.mark.parametrize(("parameter", "variable", "field"), TIMING)

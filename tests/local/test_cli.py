@@ -6,21 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.cli import ENVIRONMENT, run_module
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_EVENT = ROOT / "events" / "smn_cts_stop_notification.json"
 
 
 def _cli(*arguments: str) -> subprocess.CompletedProcess[str]:
     # Our own CLI in a child interpreter, against the emulator it starts on 127.0.0.1.
-    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "ecs_imaging_local", *arguments],
-        cwd=ROOT,
-        env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_module("ecs_imaging_local", *arguments)
 
 
 def test_demo_images_the_event_server_and_a_running_server():
@@ -101,7 +95,7 @@ def test_sigterm_during_the_demo_stops_it_and_removes_the_emulators_ca(tmp_path)
     demo = subprocess.Popen(
         [sys.executable, "-m", "ecs_imaging_local", "demo", "--time-scale", "0.05"],
         cwd=ROOT,
-        env={"PYTHONPATH": "layers/shared:local:.", "PATH": "", "TMPDIR": str(tmp_path)},
+        env={**ENVIRONMENT, "TMPDIR": str(tmp_path)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,7 +1,6 @@
 """Every fault the admin endpoint accepts takes effect when set over HTTP."""
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -10,7 +9,6 @@ from ecs_imaging_local.emulator import PROJECT_ID, Emulator
 from support.emulator import (
     TLS,
     WEB_01,
-    connect,
     create_image,
     issue_token,
     job_of,
@@ -20,12 +18,6 @@ from support.emulator import (
 
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 FILES_04 = "d3d94468-02a4-4e5f-8c1b-3c4d5e6f7a64"
-
-
-@pytest.fixture
-def http(emu: Emulator) -> Iterator[httpx.Client]:
-    with connect(emu, timeout=5) as client:
-        yield client
 
 
 def _add_fault(http: httpx.Client, emu: Emulator, name: str, **arguments: Any) -> None:

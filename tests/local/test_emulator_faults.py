@@ -1,7 +1,6 @@
 """Faults on demand: throttles, 4xx and 5xx, slow or lost answers, jobs and servers."""
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,13 +19,6 @@ from support.emulator import (
 
 DB_01 = "8f14e45f-ceea-467f-a0e6-1f2c3d4e5a61"
 APP_02 = "c9f0f895-fb98-4b91-99f5-1a2b3c4d5e62"
-
-
-@pytest.fixture
-def http(emu: Emulator) -> Iterator[httpx.Client]:
-    """A client carrying a valid token; fault tests call all three services."""
-    with connect(emu, timeout=5) as client:
-        yield client
 
 
 def _act(

@@ -2,25 +2,9 @@
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _command(module: str, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own CLIs, fixed arguments
-        [sys.executable, "-m", module, *arguments],
-        cwd=ROOT,
-        env={"PYTHONPATH": "layers/shared:local:.", "PATH": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from support.cli import run_module
 
 
 @pytest.mark.parametrize("module", ["ecs_imaging_local.emulator", "ecs_imaging_local"])
@@ -30,7 +14,7 @@ def test_a_time_scale_that_is_no_positive_number_is_refused(module, value):
         ["--time-scale", value] if module.endswith("emulator") else ["demo", "--time-scale", value]
     )
 
-    result = _command(module, *arguments)
+    result = run_module(module, *arguments)
 
     assert result.returncode == 2
     assert (
@@ -42,7 +26,7 @@ def test_a_time_scale_that_is_no_positive_number_is_refused(module, value):
 
 @pytest.mark.parametrize("value", ["-1", "65536", "http"])
 def test_a_port_out_of_range_is_refused(value):
-    result = _command("ecs_imaging_local.emulator", "--ims-port", value)
+    result = run_module("ecs_imaging_local.emulator", "--ims-port", value)
 
     assert result.returncode == 2
     assert f"argument --ims-port: a port from 0 to 65535 is needed, not '{value}'" in result.stderr
@@ -51,7 +35,7 @@ def test_a_port_out_of_range_is_refused(value):
 def test_a_missing_seed_file_is_refused(tmp_path):
     missing = tmp_path / "seeds.json"
 
-    result = _command("ecs_imaging_local.emulator", "--seed-file", str(missing))
+    result = run_module("ecs_imaging_local.emulator", "--seed-file", str(missing))
 
     assert result.returncode == 2
     assert f"argument --seed-file: cannot read '{missing}'" in result.stderr
@@ -61,7 +45,7 @@ def test_a_fifo_as_seed_file_is_refused_without_blocking(tmp_path):
     fifo = tmp_path / "seeds.json"
     os.mkfifo(fifo)
 
-    result = _command("ecs_imaging_local.emulator", "--seed-file", str(fifo))
+    result = run_module("ecs_imaging_local.emulator", "--seed-file", str(fifo))
 
     assert result.returncode == 2
     assert "is not a regular file" in result.stderr
@@ -75,7 +59,7 @@ def test_a_seed_file_of_the_wrong_content_is_refused_naming_it(tmp_path, content
     seeds = tmp_path / "seeds.json"
     seeds.write_text(content, "utf-8")
 
-    result = _command("ecs_imaging_local.emulator", "--seed-file", str(seeds))
+    result = run_module("ecs_imaging_local.emulator", "--seed-file", str(seeds))
 
     assert result.returncode == 2
     assert said in result.stderr
