@@ -4,12 +4,14 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from ecs_imaging import clock, pipeline
+from ecs_imaging import clock, ecs, pipeline
 from ecs_imaging.models import JobStatus, RestartCheck, RunContext, RunOutcome
+from ecs_imaging.session import CloudSession
 from ecs_imaging_local.emulator import ServerSpec
 from support.emulator import frozen_emulator
 
 STOPPED = ServerSpec("7d4e2b1a-9c3f-4e5d-8a6b-0c1d2e3f4a51", "batch-01", "SHUTOFF", 10)
+SETTLED = 60
 
 
 @pytest.fixture
@@ -62,3 +64,20 @@ def test_a_stopped_server_whose_start_answer_was_lost_is_asked_again(emulator):
     assert (checked.restart.status, checked.restart.attempts) == (JobStatus.RUNNING, 2)
     assert checked.restart.job_id is not None
     assert emulator.counters["ecs.start"] == 1
+
+
+def test_a_server_its_owner_stopped_after_a_successful_start_is_not_started_again(emulator):
+    session = CloudSession()
+    run, outcome = _restart_begun(minutes_ago=0)
+    job_id = ecs.start_server(session, STOPPED.id)
+    emulator.clock.advance(SETTLED)
+    ecs.stop_server(session, STOPPED.id)  # the owner's own stop
+    emulator.clock.advance(SETTLED)
+    outcome = outcome.model_copy(
+        update={"restart": outcome.restart.model_copy(update={"job_id": job_id})}
+    )
+
+    checked = pipeline.check_restart(run, outcome)
+
+    assert emulator.counters["ecs.start"] == 1
+    assert checked.restart.status is not JobStatus.FAIL

@@ -135,6 +135,18 @@ _CODE_CLASSES: dict[str, type[CloudError]] = {
 }
 
 
+def _names_of(base: type[Exception]) -> frozenset[str]:
+    found = {base.__name__}
+    for subclass in base.__subclasses__():
+        found |= _names_of(subclass)
+    return frozenset(found)
+
+
+# The errors whose message ends with the cloud's answer, as `error_from_response`
+# writes it; only these are read back by `cloud_answer`.
+CLOUD_ERROR_NAMES = _names_of(CloudError)
+
+
 def error_from_response(
     status_code: int,
     body: bytes,

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import aws, clock, config, naming, retention
-from .errors import InvalidInput, cloud_answer
+from .errors import CLOUD_ERROR_NAMES, InvalidInput, cloud_answer
 from .models import JobCheck, JobStatus, RunContext, RunOutcome, Trigger, parse_model
 
 SOURCE = "ecs-imaging"
@@ -214,7 +214,8 @@ def _rejected(state: dict[str, Any], execution: dict[str, Any]) -> dict[str, str
     # Prepare server (or the lock) failed: there is no run, only the input.
     detail = error_detail(state.get("Cause"))
     message = _message(detail)
-    answer = cloud_answer(message) if message else {}
+    refused = isinstance(detail, dict) and detail.get("type") in CLOUD_ERROR_NAMES
+    answer = cloud_answer(message) if message and refused else {}
     failure = {
         "error": str(state.get("Error") or "RunRejected"),
         "message": message,

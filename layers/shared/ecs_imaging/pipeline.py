@@ -15,10 +15,12 @@ from typing import Any
 from . import clock, ecs, ims, naming, notifications, polling, retention
 from .config import Settings, get_settings
 from .errors import (
+    CLOUD_ERROR_NAMES,
     CloudError,
     CloudRequestNotSent,
     CloudThrottled,
     CloudTransientError,
+    ImageBusy,
     QuotaExceeded,
     ResourceNotFound,
     ServerBusy,
@@ -325,8 +327,11 @@ def check_restart(
     job = ecs.show_job(session, restart.job_id) if restart.job_id else None
     update: dict[str, Any] = {"checked_at": clock.to_timestamp(now)}
     job_ended = job is None or job.status in (JobStatus.SUCCESS, JobStatus.FAIL)
-    if server.is_running:
+    if server.is_running or (job is not None and job.status is JobStatus.SUCCESS):
+        # Running, or started and then stopped again by its owner: either way
+        # the run's start is done, and an owner's stop is not the run's to undo.
         update.update(status=JobStatus.SUCCESS)
+        ecs.clear_stop_mark(session, server, run.run_id)
     elif server.is_stopped and job_ended:
         # The start has ended and left the server stopped: ECS failed it.
         code, reason = job.failed_with if job else (None, "The server is stopped again.")
@@ -414,11 +419,20 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "detail": detail,
     }
     name = str(error.get("Error") or "RunFailed")
+    events = [notifications.run_failed(name, cause, run)]
+    if name == ServerRestartFailed.__name__ and state.get("outcome"):
+        # Finalize run had deleted images by retention and started the export.
+        outcome = RunOutcome.model_validate(state["outcome"])
+        cause["export"] = outcome.export.model_dump(mode="json") if outcome.export else None
+        events = [
+            notifications.run_failed(name, cause, run),
+            *(e for e in outcome.events if e["DetailType"] == "Image Deleted"),
+        ]
 
     return FailureRecord(
         error=name,
         cause=json.dumps(cause, separators=(",", ":")),
-        events=[notifications.run_failed(name, cause, run)],
+        events=events,
     )
 
 
@@ -598,26 +612,40 @@ def _combined_status(statuses: set[JobStatus]) -> JobStatus:
 
 def _start_export(session: CloudSession, run: RunContext, image_id: str) -> ExportCheck:
     assert run.export is not None and run.export_object is not None
-    job_id = ims.export_image(
-        session,
-        image_id,
-        bucket=run.export.bucket,
-        object_name=run.export_object,
-        file_format=run.export.file_format,
-    )
-
     # The export gets as long as the image had.
     allowed = clock.parse_timestamp(run.deadline) - clock.parse_timestamp(run.started_at)
     now = clock.now()
-
-    return ExportCheck(
-        job_id=job_id,
+    check = ExportCheck(
+        job_id="",
         bucket_url=f"{run.export.bucket}:{run.export_object}",
         status=JobStatus.INIT,
         checked_at=clock.to_timestamp(now),
         deadline=clock.to_timestamp(now + allowed),
         wait_seconds=run.max_wait_seconds,
     )
+    try:
+        job_id = ims.export_image(
+            session,
+            image_id,
+            bucket=run.export.bucket,
+            object_name=run.export_object,
+            file_format=run.export.file_format,
+        )
+    except ImageBusy as exc:
+        # The image is brand new: the export under way is this step's earlier
+        # try, whose answer was lost. Its job cannot be found, so it is not
+        # followed, and asking again would only be refused.
+        return check.model_copy(
+            update={
+                "status": JobStatus.FAIL,
+                "error_code": "ExportUnconfirmed",
+                "fail_reason": f"IMS is exporting the image already ({exc.error_code}), but "
+                "the answer to the run's export request was lost, so the export cannot be "
+                f"followed: look for {check.bucket_url} in OBS.",
+            }
+        )
+
+    return check.model_copy(update={"job_id": job_id})
 
 
 def _with_events(outcome: RunOutcome, run: RunContext) -> RunOutcome:
@@ -697,13 +725,12 @@ def _restart(session: CloudSession, run: RunContext) -> RestartCheck | None:
     if server.is_stopped:
         job_id: str | None = ecs.start_server(session, run.server_id)
     elif ecs.stopped_by(server) == run.run_id:
-        # This step's earlier try started it and lost the answer: the mark it
-        # removes after the start is still there.
+        # An earlier try of this step started it (its answer lost, or a later
+        # part of the step failed): the mark stays until Check restart sees the
+        # server running.
         job_id = None
     else:
-        ecs.clear_stop_mark(session, server, run.run_id)
         return None
-    ecs.clear_stop_mark(session, server, run.run_id)
 
     return RestartCheck(
         job_id=job_id,
@@ -782,7 +809,8 @@ def _restart_failure(run: RunContext, restart: Any) -> tuple[dict[str, Any], dic
 def _cloud_answer(detail: Any) -> dict[str, Any]:
     """The code, status and request id of the cloud's refusal a Lambda error reports."""
     message = detail.get("message") if isinstance(detail, dict) else None
-    if not isinstance(message, str):
+    if not isinstance(message, str) or detail.get("type") not in CLOUD_ERROR_NAMES:
+        # Other errors quote the cloud's words (a failed job's reason) only inside.
         return {"error_code": None, "http_status": None, "request_id": None}
 
     return cloud_answer(message)
