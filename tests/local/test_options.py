@@ -51,6 +51,17 @@ def test_a_fifo_as_seed_file_is_refused_without_blocking(tmp_path):
     assert "is not a regular file" in result.stderr
 
 
+@pytest.mark.parametrize(("command", "option"), [("demo", "--event"), ("run", "--input")])
+def test_a_fifo_as_the_event_or_input_is_refused_without_blocking(tmp_path, command, option):
+    fifo = tmp_path / "event.json"
+    os.mkfifo(fifo)
+
+    result = run_module("ecs_imaging_local", command, option, str(fifo), timeout=20)
+
+    assert result.returncode == 2
+    assert f"argument {option}: '{fifo}' is not a regular file" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("content", "said"),
     [("not json", "is not JSON"), (json.dumps({"planets": []}), "holds keys other than")],
