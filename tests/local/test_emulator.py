@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,8 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
-from ecs_imaging_local.emulator import PROJECT_ID, SAMPLE_SERVERS, Clock, Emulator
+from ecs_imaging_local.emulator import (
+    PROJECT_ID,
+    SAMPLE_SERVERS,
+    Clock,
+    Emulator,
+    PortUnavailable,
+)
 from ecs_imaging_local.emulator import __main__ as emulator_main
+from support.cli import run_module
 from support.emulator import TLS, issue_token, password_body
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
@@ -52,6 +60,19 @@ def test_emulator_listens_on_loopback_only(emulator: Emulator) -> None:
     assert sorted(endpoints) == ["ecs", "iam", "ims"]
     assert all(url.startswith("http://127.0.0.1:") for url in endpoints.values())
     assert len(set(endpoints.values())) == 3
+
+
+@pytest.mark.parametrize("service", ["iam", "ecs", "ims", "smn"])
+def test_emulator_names_the_service_whose_port_is_taken(service: str) -> None:
+    with _taken_port() as port:
+        emu = Emulator(**{f"{service}_port": port})
+
+        with pytest.raises(PortUnavailable) as refused:
+            emu.start()
+
+    assert (refused.value.service, refused.value.port) == (service, port)
+    with pytest.raises(RuntimeError):
+        emu.endpoints  # noqa: B018
 
 
 def test_emulator_stopped_has_no_endpoints() -> None:
@@ -154,6 +175,14 @@ def _run_cli(*options: str) -> Iterator[dict[str, Any]]:
             process.kill()
 
 
+@contextlib.contextmanager
+def _taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -218,6 +247,21 @@ def _wait_for_job(client: httpx.Client, url: str) -> dict[str, Any]:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_cli_names_the_option_whose_port_is_taken() -> None:
+    with _taken_port() as port:
+        result = run_module(EMULATOR, "--ims-port", str(port))
+
+    assert result.returncode == 2
+    assert f"emulator: --ims-port {port}: Address already in use" in result.stderr
+
+
+def test_cli_refuses_one_port_for_two_services() -> None:
+    result = run_module(EMULATOR, "--iam-port", "18123", "--smn-port", "18123")
+
+    assert result.returncode == 2
+    assert "--iam-port and --smn-port both ask for port 18123" in result.stderr
 
 
 def test_cli_without_seed_gives_the_same_job_durations() -> None:
