@@ -23,6 +23,7 @@ from ecs_imaging_local.emulator import (
     Clock,
     Emulator,
     PortUnavailable,
+    ServerSpec,
 )
 from ecs_imaging_local.emulator import __main__ as emulator_main
 from support.cli import run_module
@@ -353,6 +354,49 @@ def test_seed_file_without_sample_servers(tmp_path: Path) -> None:
 def test_seed_file_invalid_is_refused(tmp_path: Path, seeds: Any) -> None:
     with pytest.raises(ValueError, match="seed file"):
         Emulator(seed_file=_write_seeds(tmp_path, seeds))
+
+
+@pytest.mark.parametrize(
+    ("seeds", "entry", "field_name"),
+    [
+        ({"servers": [{"name": "a", "system_disk_gb": "x"}]}, "servers[0]", "system_disk_gb"),
+        ({"servers": [{"name": "a", "system_disk_gb": True}]}, "servers[0]", "system_disk_gb"),
+        ({"servers": [{"name": "a"}, {"name": 5}]}, "servers[1]", "name"),
+        ({"servers": [{"name": "a", "tags": "abc"}]}, "servers[0]", "tags"),
+        ({"servers": [{"name": "a", "tags": [1]}]}, "servers[0]", "tags"),
+        ({"servers": [{"name": "a", "data_disks_gb": [0]}]}, "servers[0]", "data_disks_gb"),
+        ({"servers": [{"name": "a", "project_id": None}]}, "servers[0]", "project_id"),
+        ({"fleets": [{"count": -1}]}, "fleets[0]", "count"),
+        ({"fleets": [{"count": 2, "tags": "abc"}]}, "fleets[0]", "tags"),
+        ({"fleets": [{"count": 2, "system_disk_gb": 0}]}, "fleets[0]", "system_disk_gb"),
+        (
+            {"agencies": [{"domain_name": 1, "agency_name": "a", "project_id": "p"}]},
+            "agencies[0]",
+            "domain_name",
+        ),
+        ({"servers": ["a"]}, "servers[0]", "object"),
+        ({"servers": {"name": "a"}}, "servers", "no list"),
+        ({"image_quota": "x"}, "image_quota", "quota"),
+    ],
+)
+def test_seed_file_names_the_entry_and_the_field_it_refuses(
+    tmp_path: Path, seeds: Any, entry: str, field_name: str
+) -> None:
+    path = _write_seeds(tmp_path, seeds)
+
+    with pytest.raises(ValueError, match="seed file") as refused:
+        Emulator(servers=[], seed_file=path)
+
+    assert str(path) in str(refused.value)
+    assert entry in str(refused.value)
+    assert field_name in str(refused.value)
+
+
+def test_a_server_spec_of_the_wrong_types_is_refused() -> None:
+    spec = ServerSpec("s-1", "a", "SHUTOFF", 10, tags="abc")
+
+    with pytest.raises(ValueError, match="tags"):
+        Emulator(servers=[spec])
 
 
 def test_fleet_numbers_its_servers_on(emulator: Emulator) -> None:
