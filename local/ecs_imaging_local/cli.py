@@ -254,13 +254,19 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True)
 
     demo_parser = commands.add_parser("demo", help="the main job on the emulator")
-    demo_parser.add_argument("--event", default=str(SAMPLE_EVENT), help="SMN notification")
+    demo_parser.add_argument(
+        "--event",
+        type=options.regular_file,
+        default=str(SAMPLE_EVENT),
+        help="SMN notification",
+    )
     _add_emulator_options(demo_parser)
     demo_parser.set_defaults(command=demo)
 
     run_parser = commands.add_parser("run", help="one run for one server")
     run_parser.add_argument("--server-id", help="the server to image")
-    run_parser.add_argument("--input", help="a pipeline input JSON file")
+    input_help = "a pipeline input JSON file"
+    run_parser.add_argument("--input", type=options.regular_file, help=input_help)
     run_parser.add_argument(
         "--cloud",
         action="store_true",

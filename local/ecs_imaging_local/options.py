@@ -9,17 +9,21 @@ import math
 import stat
 from pathlib import Path
 
+# At 1e-12 the emulated clock passes the year 9999, past what datetime holds,
+# within a second; at 0.0001 it takes most of a year.
+MIN_TIME_SCALE = 0.0001
 MAX_TIME_SCALE = 100.0
 
 
 def time_scale(text: str) -> float:
-    """Real seconds per emulated second: a finite number above 0, at most 100."""
+    """Real seconds per emulated second: a number from 0.0001 to 100."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (math.isfinite(value) and 0 < value <= MAX_TIME_SCALE):
-        message = f"a number above 0 and at most {MAX_TIME_SCALE:g} is needed, not {text!r}"
+    if not MIN_TIME_SCALE <= value <= MAX_TIME_SCALE:
+        low, high = f"{MIN_TIME_SCALE:g}", f"{MAX_TIME_SCALE:g}"
+        message = f"a number from {low} to {high} is needed, not {text!r}"
         raise argparse.ArgumentTypeError(message)
 
     return value

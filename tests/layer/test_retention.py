@@ -57,6 +57,48 @@ def test_the_new_image_counts_among_the_last_n():
     assert _ids(doomed) == ["i2", "i3"]
 
 
+def test_an_older_run_image_leaves_the_newer_images_their_places():
+    images = [_image("newer", 1), _image("run", 5), _image("older", 10)]
+
+    doomed, _ = retention.plan(
+        images, RetentionPolicy(keep_last=1), SERVER, NOW, protect=frozenset({"run"})
+    )
+
+    assert _ids(doomed) == ["older"]
+
+
+def test_a_run_image_takes_one_of_the_last_n_by_its_own_age():
+    images = [_image("i1", 1), _image("run", 2), _image("i3", 3), _image("i4", 4)]
+
+    doomed, _ = retention.plan(
+        images, RetentionPolicy(keep_last=2), SERVER, NOW, protect=frozenset({"run"})
+    )
+
+    assert _ids(doomed) == ["i3", "i4"]
+
+
+def test_a_run_image_is_never_doomed_past_either_rule():
+    images = [_image("new", 1), _image("run", 100), _image("old", 100)]
+
+    doomed, _ = retention.plan(
+        images,
+        RetentionPolicy(keep_last=1, max_age_days=7),
+        SERVER,
+        NOW,
+        protect=frozenset({"run"}),
+    )
+
+    assert _ids(doomed) == ["old"]
+
+
+def test_keep_last_ranks_by_creation_time_not_by_listing_order():
+    images = [_image("i3", 3), _image("i1", 1), _image("i4", 4), _image("i2", 2)]
+
+    doomed, _ = retention.plan(images, RetentionPolicy(keep_last=2), SERVER, NOW)
+
+    assert _ids(doomed) == ["i3", "i4"]
+
+
 def test_max_age_deletes_only_older_images():
     images = [_image("young", 3), _image("old", 10)]
 

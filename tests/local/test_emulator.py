@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -16,8 +17,16 @@ from typing import Any
 
 import httpx
 import pytest
-from ecs_imaging_local.emulator import PROJECT_ID, SAMPLE_SERVERS, Clock, Emulator
+from ecs_imaging_local.emulator import (
+    PROJECT_ID,
+    SAMPLE_SERVERS,
+    Clock,
+    Emulator,
+    PortUnavailable,
+    ServerSpec,
+)
 from ecs_imaging_local.emulator import __main__ as emulator_main
+from support.cli import run_module
 from support.emulator import TLS, issue_token, password_body
 
 LOCAL = Path(__file__).resolve().parents[2] / "local"
@@ -52,6 +61,19 @@ def test_emulator_listens_on_loopback_only(emulator: Emulator) -> None:
     assert sorted(endpoints) == ["ecs", "iam", "ims"]
     assert all(url.startswith("http://127.0.0.1:") for url in endpoints.values())
     assert len(set(endpoints.values())) == 3
+
+
+@pytest.mark.parametrize("service", ["iam", "ecs", "ims", "smn"])
+def test_emulator_names_the_service_whose_port_is_taken(service: str) -> None:
+    with _taken_port() as port:
+        emu = Emulator(**{f"{service}_port": port})
+
+        with pytest.raises(PortUnavailable) as refused:
+            emu.start()
+
+    assert (refused.value.service, refused.value.port) == (service, port)
+    with pytest.raises(RuntimeError):
+        emu.endpoints  # noqa: B018
 
 
 def test_emulator_stopped_has_no_endpoints() -> None:
@@ -154,6 +176,14 @@ def _run_cli(*options: str) -> Iterator[dict[str, Any]]:
             process.kill()
 
 
+@contextlib.contextmanager
+def _taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
 def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -218,6 +248,21 @@ def _wait_for_job(client: httpx.Client, url: str) -> dict[str, Any]:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_cli_names_the_option_whose_port_is_taken() -> None:
+    with _taken_port() as port:
+        result = run_module(EMULATOR, "--ims-port", str(port))
+
+    assert result.returncode == 2
+    assert f"emulator: --ims-port {port}: Address already in use" in result.stderr
+
+
+def test_cli_refuses_one_port_for_two_services() -> None:
+    result = run_module(EMULATOR, "--iam-port", "18123", "--smn-port", "18123")
+
+    assert result.returncode == 2
+    assert "--iam-port and --smn-port both ask for port 18123" in result.stderr
 
 
 def test_cli_without_seed_gives_the_same_job_durations() -> None:
@@ -309,6 +354,49 @@ def test_seed_file_without_sample_servers(tmp_path: Path) -> None:
 def test_seed_file_invalid_is_refused(tmp_path: Path, seeds: Any) -> None:
     with pytest.raises(ValueError, match="seed file"):
         Emulator(seed_file=_write_seeds(tmp_path, seeds))
+
+
+@pytest.mark.parametrize(
+    ("seeds", "entry", "field_name"),
+    [
+        ({"servers": [{"name": "a", "system_disk_gb": "x"}]}, "servers[0]", "system_disk_gb"),
+        ({"servers": [{"name": "a", "system_disk_gb": True}]}, "servers[0]", "system_disk_gb"),
+        ({"servers": [{"name": "a"}, {"name": 5}]}, "servers[1]", "name"),
+        ({"servers": [{"name": "a", "tags": "abc"}]}, "servers[0]", "tags"),
+        ({"servers": [{"name": "a", "tags": [1]}]}, "servers[0]", "tags"),
+        ({"servers": [{"name": "a", "data_disks_gb": [0]}]}, "servers[0]", "data_disks_gb"),
+        ({"servers": [{"name": "a", "project_id": None}]}, "servers[0]", "project_id"),
+        ({"fleets": [{"count": -1}]}, "fleets[0]", "count"),
+        ({"fleets": [{"count": 2, "tags": "abc"}]}, "fleets[0]", "tags"),
+        ({"fleets": [{"count": 2, "system_disk_gb": 0}]}, "fleets[0]", "system_disk_gb"),
+        (
+            {"agencies": [{"domain_name": 1, "agency_name": "a", "project_id": "p"}]},
+            "agencies[0]",
+            "domain_name",
+        ),
+        ({"servers": ["a"]}, "servers[0]", "object"),
+        ({"servers": {"name": "a"}}, "servers", "no list"),
+        ({"image_quota": "x"}, "image_quota", "quota"),
+    ],
+)
+def test_seed_file_names_the_entry_and_the_field_it_refuses(
+    tmp_path: Path, seeds: Any, entry: str, field_name: str
+) -> None:
+    path = _write_seeds(tmp_path, seeds)
+
+    with pytest.raises(ValueError, match="seed file") as refused:
+        Emulator(servers=[], seed_file=path)
+
+    assert str(path) in str(refused.value)
+    assert entry in str(refused.value)
+    assert field_name in str(refused.value)
+
+
+def test_a_server_spec_of_the_wrong_types_is_refused() -> None:
+    spec = ServerSpec("s-1", "a", "SHUTOFF", 10, tags="abc")
+
+    with pytest.raises(ValueError, match="tags"):
+        Emulator(servers=[spec])
 
 
 def test_fleet_numbers_its_servers_on(emulator: Emulator) -> None:

@@ -8,8 +8,8 @@ from support.cli import run_module
 
 
 @pytest.mark.parametrize("module", ["ecs_imaging_local.emulator", "ecs_imaging_local"])
-@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1", "1000", "fast"])
-def test_a_time_scale_that_is_no_positive_number_is_refused(module, value):
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "1e-12", "-1", "1000", "fast"])
+def test_a_time_scale_out_of_range_is_refused(module, value):
     arguments = (
         ["--time-scale", value] if module.endswith("emulator") else ["demo", "--time-scale", value]
     )
@@ -18,7 +18,7 @@ def test_a_time_scale_that_is_no_positive_number_is_refused(module, value):
 
     assert result.returncode == 2
     assert (
-        f"argument --time-scale: a number above 0 and at most 100 is needed, not '{value}'"
+        f"argument --time-scale: a number from 0.0001 to 100 is needed, not '{value}'"
         in result.stderr
     )
     assert "Traceback" not in result.stderr
@@ -49,6 +49,17 @@ def test_a_fifo_as_seed_file_is_refused_without_blocking(tmp_path):
 
     assert result.returncode == 2
     assert "is not a regular file" in result.stderr
+
+
+@pytest.mark.parametrize(("command", "option"), [("demo", "--event"), ("run", "--input")])
+def test_a_fifo_as_the_event_or_input_is_refused_without_blocking(tmp_path, command, option):
+    fifo = tmp_path / "event.json"
+    os.mkfifo(fifo)
+
+    result = run_module("ecs_imaging_local", command, option, str(fifo), timeout=20)
+
+    assert result.returncode == 2
+    assert f"argument {option}: '{fifo}' is not a regular file" in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -66,29 +66,28 @@ def plan(
 ) -> Plan:
     """The images to delete, newest first; pure, so it is easy to reason about.
 
-    A protected image still counts among the newest `keep_last`: it is one of the
-    server's images, only one that cannot go.
+    `keep_last` keeps the newest by creation time of all the server's pipeline
+    images, IMS-protected ones included. An image in `protect` (the run's own) is
+    never deleted and takes one of those places only by its own age, so that a run
+    finished late cannot cost a later run its image.
     """
-    candidates = [
+    ours = [
         image
         for image in images
         if image.tag_map.get(naming.SERVER_TAG) == server_id
         and naming.RUN_TAG in image.tag_map
         and policy.keep_tag_key not in image.tag_map
         and image.status == "active"
-        and image.id not in protect
     ]
-    candidates.sort(key=lambda image: image.created_at or "", reverse=True)
-    # The images just made count as the newest of the last N.
-    newest_slots = max((policy.keep_last or 0) - len(protect), 0)
+    ours.sort(key=lambda image: image.created_at or "", reverse=True)
 
     expired = []
-    for rank, image in enumerate(candidates):
-        within_count = policy.keep_last is not None and rank < newest_slots
+    for rank, image in enumerate(ours):
+        within_count = policy.keep_last is not None and rank < policy.keep_last
         within_age = policy.max_age_days is not None and not _older_than(
             image, now, policy.max_age_days
         )
-        if not (within_count or within_age):
+        if not (within_count or within_age or image.id in protect):
             expired.append(image)
 
     return Plan(

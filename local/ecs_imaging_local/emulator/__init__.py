@@ -40,6 +40,7 @@ connection closed without an answer.
 from .app import Emulator
 from .clock import Clock
 from .faults import Faults
+from .listener import PortUnavailable
 from .state import (
     PROJECT_ID,
     REGION,
@@ -70,6 +71,7 @@ __all__ = [
     "Faults",
     "Image",
     "ImageJob",
+    "PortUnavailable",
     "Server",
     "ServerJob",
     "ServerSpec",

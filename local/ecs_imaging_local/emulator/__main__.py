@@ -18,8 +18,10 @@ from types import FrameType
 
 from .. import options
 from .app import Emulator
+from .listener import PortUnavailable
 
 DEFAULT_SEED = 7
+SERVICES = ("iam", "ecs", "ims", "smn")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             smn_port=args.smn_port,
         )
         emulator.start()
+    except PortUnavailable as exc:
+        sys.stderr.write(f"emulator: --{exc.service}-port {exc.port}: {exc.reason}\n")
+        return 2
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"emulator: {exc}\n")
         return 2
@@ -79,10 +84,23 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed-file", type=options.regular_file, help=file_help)
     samples_help = "start without the six sample servers"
     parser.add_argument("--no-sample-servers", action="store_true", help=samples_help)
-    for service in ("iam", "ecs", "ims", "smn"):
+    for service in SERVICES:
         parser.add_argument(f"--{service}-port", type=options.port, default=0, help="0: any")
 
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    _check_ports(parser, args)
+
+    return args
+
+
+def _check_ports(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Two services cannot share a port; 0 lets each take a free one of its own."""
+    taken: dict[int, str] = {}
+    for service in SERVICES:
+        port = getattr(args, f"{service}_port")
+        if port and port in taken:
+            parser.error(f"--{taken[port]}-port and --{service}-port both ask for port {port}")
+        taken[port] = service
 
 
 def _serve_until_interrupted() -> None:

@@ -36,6 +36,8 @@ from .state import (
     ServerJob,
     ServerSpec,
     State,
+    check_text,
+    is_count,
 )
 
 # Every listener also answers the emulator's own admin calls.
@@ -49,6 +51,8 @@ SEED_KEYS = {"servers", "fleets", "agencies", "image_quota"}
 # As long as a token: on a fast emulated clock a shorter life runs out within
 # seconds of a run.
 TEMPORARY_KEY_SECONDS = 24 * 3600.0
+# Far more servers than any test or benchmark needs, yet few enough to start fast.
+MAX_FLEET = 10_000
 
 
 class Emulator:
@@ -214,6 +218,13 @@ class Emulator:
         project_name: str = REGION,
     ) -> Agency:
         """Let our user act in ``project_id`` of the delegating ``domain_name``."""
+        check_text(
+            "agency",
+            domain_name=domain_name,
+            agency_name=agency_name,
+            project_id=project_id,
+            project_name=project_name,
+        )
         domain_id = uuid.uuid5(uuid.NAMESPACE_URL, f"domain/{domain_name}").hex
         agency = Agency(domain_name, domain_id, agency_name, project_id, project_name)
         with self._state.lock:
@@ -298,8 +309,8 @@ class Emulator:
             name,
             status,
             system_disk_gb,
-            tuple(tags),
-            tuple(data_disks_gb),
+            _listed("tags", tags),
+            _listed("data_disks_gb", data_disks_gb),
             vault_id,
             project_id,
         )
@@ -316,7 +327,10 @@ class Emulator:
         project_id: str = PROJECT_ID,
     ) -> list[str]:
         """Add ``count`` servers ``fleet-0001``, ... with ``tags``; return their ids."""
-        tags = tuple(tags)
+        if not is_count(count, 0, MAX_FLEET):
+            message = f"a whole number from 0 to {MAX_FLEET}"
+            raise ValueError(f"The fleet's count is {message}, not {count!r}.")
+        tags = _listed("tags", tags)
         with self._state.lock:
             servers = self._state.servers.values()
             first = 1 + sum(server.name.startswith("fleet-") for server in servers)
@@ -340,20 +354,41 @@ class Emulator:
             message = f"The seed file {str(path)!r} holds keys other than {SEED_KEYS}."
             raise ValueError(message)
 
-        try:
-            _add_each(self.add_server, seeds.get("servers", []))
-            _add_each(self.add_fleet, seeds.get("fleets", []))
-            _add_each(self.add_agency, seeds.get("agencies", []))
-        except TypeError as exc:
-            message = f"The seed file {str(path)!r} is not valid: {exc}"
-            raise ValueError(message) from exc
+        adders: dict[str, Callable[..., object]] = {
+            "servers": self.add_server,
+            "fleets": self.add_fleet,
+            "agencies": self.add_agency,
+        }
+        for key, add in adders.items():
+            _add_each(path, key, add, seeds.get(key, []))
         if "image_quota" in seeds:
-            self.image_quota = seeds["image_quota"]
+            try:
+                self.image_quota = seeds["image_quota"]
+            except ValueError as exc:
+                message = f"The seed file {str(path)!r} has a bad image_quota: {exc}"
+                raise ValueError(message) from exc
 
 
-def _add_each(add: Callable[..., object], entries: list[dict[str, Any]]) -> None:
-    for entry in entries:
-        add(**entry)
+def _add_each(path: Path, key: str, add: Callable[..., object], entries: object) -> None:
+    if not isinstance(entries, list):
+        raise ValueError(f"The seed file {str(path)!r} has {key} that are no list.")
+
+    for number, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise TypeError(f"An entry is an object of arguments, not {entry!r}.")
+            add(**entry)
+        except (TypeError, ValueError) as exc:
+            message = f"The seed file {str(path)!r} has a bad {key}[{number}]: {exc}"
+            raise ValueError(message) from exc
+
+
+def _listed(field_name: str, values: Iterable[Any]) -> tuple[Any, ...]:
+    # A JSON string is iterable too, and would become a tuple of its letters.
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise ValueError(f"The server's {field_name} is a list, not {values!r}.")
+
+    return tuple(values)
 
 
 def _new_access_key() -> str:

@@ -14,7 +14,7 @@ import socket
 import socketserver
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from typing import Any, cast
 from urllib.parse import SplitResult, parse_qsl, urlsplit
 
@@ -26,6 +26,28 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 AKSK_REFUSED = "Incorrect IAM authentication information: verify aksk signature fail"
+
+
+class PortUnavailable(OSError):
+    """A service could not bind its port of 127.0.0.1: in use, or not ours to take."""
+
+    def __init__(self, service: str, port: int, reason: str) -> None:
+        super().__init__(f"The {service} service cannot listen on {LOOPBACK}:{port}: {reason}.")
+        self.service = service
+        self.port = port
+        self.reason = reason
+
+
+def bind(server: HTTPServer, service: str) -> None:
+    """Bind a listener's socket; a refusal names the service and the port it asked for."""
+    port = server.server_address[1]
+    try:
+        # HTTPServer.server_bind would ask DNS for the name of the address (getfqdn).
+        socketserver.TCPServer.server_bind(server)
+    except OSError as exc:
+        raise PortUnavailable(service, port, exc.strerror or str(exc)) from exc
+
+    server.server_name, server.server_port = LOOPBACK, server.server_address[1]
 
 
 class Listener(ThreadingHTTPServer):
@@ -52,9 +74,7 @@ class Listener(ThreadingHTTPServer):
             socket.create_connection(address, timeout=1).close()
 
     def server_bind(self) -> None:
-        # HTTPServer.server_bind would ask DNS for the name of the address (getfqdn).
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = LOOPBACK, self.server_address[1]
+        bind(self, self.service.name)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.debug("%s connection failed", self.service.name, exc_info=True)

@@ -31,7 +31,6 @@ import logging
 import secrets
 import shutil
 import socket
-import socketserver
 import ssl
 import tempfile
 import uuid
@@ -49,7 +48,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .clock import format_seconds
-from .listener import LOOPBACK
+from .listener import LOOPBACK, bind
 from .state import State
 
 logger = logging.getLogger(__name__)
@@ -156,9 +155,7 @@ class CertificateHost(ThreadingHTTPServer):
             socket.create_connection((LOOPBACK, self.server_address[1]), timeout=1).close()
 
     def server_bind(self) -> None:
-        # HTTPServer.server_bind would ask DNS for the name of the address (getfqdn).
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = LOOPBACK, self.server_address[1]
+        bind(self, "smn")
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The handshake runs in the connection's own thread: a client that never

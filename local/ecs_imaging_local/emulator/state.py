@@ -26,6 +26,10 @@ SETTLED_STATUS = {"powering-off": "SHUTOFF", "powering-on": "ACTIVE"}
 DATA_JOB = "imsVolumesToSysDataImagesJob"
 EXPORT_JOB = "imsNativeExportImageJob"
 ImageKind = Literal["system", "whole", "data"]
+# The largest EVS disks: 1 TiB for a system disk, 32 TiB for a data disk. Sizes
+# start at 1 GB, below the cloud's minimum, so that jobs finish fast.
+MAX_SYSTEM_DISK_GB = 1024
+MAX_DATA_DISK_GB = 32768
 
 
 @dataclass(frozen=True)
@@ -332,10 +336,9 @@ class State:
 
     def add_server(self, spec: ServerSpec) -> Server:
         """Store a settled server made from ``spec``."""
+        _check_spec(spec)
         if spec.id in self.servers:
             raise ValueError(f"The server {spec.id!r} exists already.")
-        if spec.status not in SETTLED_STATUS.values():
-            raise ValueError(f"A new server is ACTIVE or SHUTOFF, not {spec.status!r}.")
 
         # Derived from the server id, so the sample volume ids never change.
         volume_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"volume/{spec.id}"))
@@ -476,6 +479,43 @@ class State:
             image.status, image.updated_at = "active", ends_at
             # A plausible compressed size: a quarter of the disk.
             image.size = image.min_disk * 2**30 // 4
+
+
+def _check_spec(spec: ServerSpec) -> None:
+    """Refuse what a seed file's JSON can hold but a server cannot, naming the field."""
+    check_text("server", id=spec.id, name=spec.name, project_id=spec.project_id)
+    if spec.vault_id is not None and not isinstance(spec.vault_id, str):
+        raise ValueError(f"The server's vault_id is a string, not {spec.vault_id!r}.")
+    if spec.status not in SETTLED_STATUS.values():
+        raise ValueError(f"The server's status is ACTIVE or SHUTOFF, not {spec.status!r}.")
+    if not is_count(spec.system_disk_gb, 1, MAX_SYSTEM_DISK_GB):
+        message = f"a whole number of GB from 1 to {MAX_SYSTEM_DISK_GB}"
+        raise ValueError(f"The server's system_disk_gb is {message}, not {spec.system_disk_gb!r}.")
+
+    if not isinstance(spec.tags, tuple | list) or not all(
+        isinstance(tag, str) and tag for tag in spec.tags
+    ):
+        raise ValueError(f"The server's tags is a list of strings, not {spec.tags!r}.")
+    if not isinstance(spec.data_disks_gb, tuple | list) or not all(
+        is_count(size, 1, MAX_DATA_DISK_GB) for size in spec.data_disks_gb
+    ):
+        message = f"a list of whole numbers of GB from 1 to {MAX_DATA_DISK_GB}"
+        raise ValueError(f"The server's data_disks_gb is {message}, not {spec.data_disks_gb!r}.")
+
+
+def check_text(owner: str, **fields: object) -> None:
+    """Refuse a field that is not a non-empty string, naming it."""
+    for field_name, value in fields.items():
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"The {owner}'s {field_name} is a non-empty string, not {value!r}.")
+
+
+def is_count(value: object, low: int, high: int) -> bool:
+    """Whether ``value`` is a whole number from ``low`` to ``high``; JSON's true is not."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+
+    return low <= value <= high
 
 
 def _settle_server(server: Server, now: float) -> None:
