@@ -293,3 +293,22 @@ def test_a_failed_soft_stop_waits_for_a_server_powering_off_instead_of_a_hard_st
 
     assert powering_off["server"]["hard_stop"] is False
     assert [job.stop_type for job in emulator.server_jobs()] == ["SOFT", "SOFT"]
+
+
+def test_an_ignored_soft_stop_turns_hard_only_after_the_whole_grace(emulator):
+    emulator.faults.ignore_soft_stop(RUNNING.id)
+    # The stop is asked for late in a second, which its timestamp rounds down.
+    emulator.clock.advance((0.9 - emulator.clock.now().microsecond / 1e6) % 1)
+    state = pipeline.stop_server(_prepared())
+    run, check = (
+        RunContext.model_validate(state["run"]),
+        ServerCheck.model_validate(state["server"]),
+    )
+
+    emulator.clock.advance(pipeline.SOFT_STOP_GRACE_SECONDS - 0.5)
+    early = pipeline.check_server(run, check)
+    emulator.clock.advance(1)
+    late = pipeline.check_server(run, ServerCheck.model_validate(early["server"]))
+
+    assert early["server"]["hard_stop"] is False
+    assert late["server"]["hard_stop"] is True

@@ -150,7 +150,9 @@ def check_server(
         "checked_at": clock.to_timestamp(now),
     }
     requested = clock.parse_timestamp(previous.stop_requested_at or previous.checked_at)
-    waited = (now - requested).total_seconds()
+    # Timestamps keep whole seconds: the stop may have been asked for up to 1 s
+    # after the one recorded, so that second is not counted as waited.
+    waited = (now - requested).total_seconds() - 1
     ours = run.stopped_by_pipeline or _marked_by(run, server)
     if server.is_running and previous.stop_job_id is None:
         # Someone else's start or stop has settled on running: now it is ours to stop.
