@@ -2,7 +2,7 @@
 
 import dataclasses
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -195,9 +195,22 @@ def test_aksk_date_skew_limit_is_15_minutes(
     assert (response.status_code == 200) is accepted
 
 
-def test_aksk_date_follows_the_emulated_clock(emu: Emulator) -> None:
-    signed = _sign(emu, "GET", _server_url(emu))
+def test_aksk_date_of_the_wall_clock_is_on_time_however_far_the_emulated_one_ran(
+    emu: Emulator,
+) -> None:
+    # A client outside the tests signs with the wall clock while a time scale
+    # speeds the emulated one up.
     emu.clock.advance(16 * 60)
+
+    signed = _sign(emu, "GET", _server_url(emu), signed_at=datetime.now(UTC))
+
+    assert _send(signed).status_code == 200
+
+
+def test_aksk_date_far_from_both_clocks_is_401(emu: Emulator) -> None:
+    emu.clock.advance(60 * 60)
+
+    signed = _sign(emu, "GET", _server_url(emu), signed_at=emu.clock.now() - timedelta(minutes=30))
 
     assert _refused(_send(signed))
 

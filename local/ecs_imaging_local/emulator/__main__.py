@@ -74,7 +74,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m ecs_imaging_local.emulator",
         description="Emulate the IAM, ECS and IMS APIs and SMN on 127.0.0.1.",
     )
-    scale_help = "real seconds per emulated second; 0.01 runs 100 times faster"
+    scale_help = (
+        "real seconds per emulated second; 0.01 runs 100 times faster "
+        "(default: %(default)s, real time)"
+    )
     parser.add_argument("--time-scale", type=options.time_scale, default=1.0, help=scale_help)
     # A fixed default, so that two starts give the same job durations; only
     # Emulator(seed=None) from Python is random.
