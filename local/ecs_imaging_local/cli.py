@@ -225,9 +225,10 @@ class _ProgressPrinter:
     def _say_progress(self, job: dict[str, Any]) -> None:
         progress = job.get("progress")
         percent = f" {progress:.0f}%" if isinstance(progress, int | float) else ""
-        self._say(
-            f"  image job {job.get('status')}{percent}, next check in {job.get('wait_seconds')} s"
-        )
+        status = job.get("status")
+        ended = status in ("SUCCESS", "FAIL")
+        then = "" if ended else f", next check in {job.get('wait_seconds')} s"
+        self._say(f"  image job {status}{percent}{then}")
 
     def _say(self, text: str) -> None:
         print(f"[{self.label}] {text}", file=self.stream, flush=True)

@@ -1391,6 +1391,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     scenarios = [s for s in SCENARIOS if args.k in s.name]
     bad_inputs = [b for b in BAD_INPUTS if args.k in b.name]
+    if not scenarios and not bad_inputs:
+        parser.error(f"argument -k: no row's name contains {args.k!r}")
     faults = run_fault_table(scenarios, _print_progress)
     bad = run_bad_input_table(bad_inputs, _print_progress)
     elapsed = time.monotonic() - started

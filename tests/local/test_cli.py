@@ -50,6 +50,8 @@ def test_demo_images_the_event_server_and_a_running_server():
     assert all(line["image_id"] and line["polls"] >= 1 for line in lines)
     assert "[webhook] 200 started: Started 1 of 1 runs." in result.stderr
     assert "Wait for image job" in result.stderr
+    assert "image job SUCCESS" in result.stderr
+    assert "SUCCESS, next check" not in result.stderr
 
 
 def test_demo_says_why_the_webhook_started_no_run_and_fails(tmp_path):

@@ -76,3 +76,10 @@ def test_a_seed_file_of_the_wrong_content_is_refused_naming_it(tmp_path, content
     assert said in result.stderr
     assert str(seeds) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_reliability_filter_that_matches_no_row_is_refused():
+    result = run_module("ecs_imaging_local.reliability", "-k", "no-such-row")
+
+    assert result.returncode == 2
+    assert "argument -k: no row's name contains 'no-such-row'" in result.stderr

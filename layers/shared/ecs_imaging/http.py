@@ -133,7 +133,8 @@ def _send_once(
     except _NOT_SENT as exc:
         _log_request(request, None, started, None)
         raise CloudRequestNotSent(
-            f"Could not connect to {request.url.host!r} ({type(exc).__name__}: {exc})"
+            f"Could not connect to {request.url.host}:{request.url.port or 443} "
+            f"({type(exc).__name__}: {exc})"
         ) from exc
     except httpx.TransportError as exc:
         _log_request(request, None, started, None)
