@@ -391,17 +391,21 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
     run = RunContext.model_validate(state["run"])
     job = JobCheck.model_validate(state["job"]) if state.get("job") else None
 
-    restore = "nothing to restore"
-    stopped_by_run = _stopped_by_run(session, run)
+    name = str(error.get("Error") or "RunFailed")
+    restart_failed = name == ServerRestartFailed.__name__
     detail = notifications.error_detail(error.get("Cause"))
     answer = _cloud_answer(detail)
-    if error.get("Error") == ServerRestartFailed.__name__:
+    restore = "nothing to restore"
+    if restart_failed:
         # Check restart asked ECS more than once; reconcile tries again later.
         stopped_by_run = True
         restore = f"{LEFT_STOPPED}: it did not start again"
         detail, answer = _restart_failure(run, detail)
-    elif stopped_by_run:
-        restore = _restore_server(session, run, job, bool(state.get("create_outcome_unknown")))
+    else:
+        stopped_by_run = _stopped_by_run(session, run)
+        if stopped_by_run:
+            create_unknown = bool(state.get("create_outcome_unknown"))
+            restore = _restore_server(session, run, job, create_unknown)
     cause = {
         "server_id": run.server_id,
         "run_id": run.run_id,
@@ -420,21 +424,17 @@ def handle_failure(state: dict[str, Any], session: CloudSession | None = None) -
         "reconcile": restore.startswith(LEFT_STOPPED),
         "detail": detail,
     }
-    name = str(error.get("Error") or "RunFailed")
-    events = [notifications.run_failed(name, cause, run)]
-    if name == ServerRestartFailed.__name__ and state.get("outcome"):
+    deletions = []
+    if restart_failed and state.get("outcome"):
         # Finalize run had deleted images by retention and started the export.
         outcome = RunOutcome.model_validate(state["outcome"])
         cause["export"] = outcome.export.model_dump(mode="json") if outcome.export else None
-        events = [
-            notifications.run_failed(name, cause, run),
-            *(e for e in outcome.events if e["DetailType"] == "Image Deleted"),
-        ]
+        deletions = [e for e in outcome.events if e["DetailType"] == "Image Deleted"]
 
     return FailureRecord(
         error=name,
         cause=json.dumps(cause, separators=(",", ":")),
-        events=events,
+        events=[notifications.run_failed(name, cause, run), *deletions],
     )
 
 
